@@ -1,0 +1,243 @@
+"""Pydantic models of the canonical customer (party) and product.
+
+Validation is strict where a wrong value would poison matching or publication (country codes,
+required names, oversized values) and lenient where the hub itself judges quality later (a
+tax ID or GTIN with a bad check digit is kept and marked invalid by the matching engine rather
+than rejected, so that survivorship can prefer a valid one).
+Unknown fields are kept (``extra="allow"``) so nothing a source sends is silently dropped.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+MAX_TEXT = 1000
+MAX_LONG_TEXT = 20_000
+
+
+class EntityType(StrEnum):
+    """The kinds of master data the hub manages."""
+
+    CUSTOMER = "customer"
+    PRODUCT = "product"
+
+
+class AccountRole(StrEnum):
+    """The role of a customer account in the order-to-cash chain."""
+
+    LEGAL_ENTITY = "legal_entity"
+    SOLD_TO = "sold_to"
+    BILL_TO = "bill_to"
+    SHIP_TO = "ship_to"
+
+
+class RelationType(StrEnum):
+    """How a child account relates to its parent (edges point child to parent)."""
+
+    SUBSIDIARY_OF = "subsidiary_of"
+    SOLD_TO_OF = "sold_to_of"
+    BILL_TO_OF = "bill_to_of"
+    SHIP_TO_OF = "ship_to_of"
+
+
+class AddressType(StrEnum):
+    """What an address is used for."""
+
+    LEGAL = "legal"
+    BILLING = "billing"
+    SHIPPING = "shipping"
+    MAILING = "mailing"
+    OTHER = "other"
+
+
+class RecordStatus(StrEnum):
+    """Lifecycle status of a record in its source."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    BLOCKED = "blocked"
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _country_code(value: str) -> str:
+    text = value.strip()
+    found = None
+    if len(text) == 2:
+        found = pycountry.countries.get(alpha_2=text.upper())
+    elif len(text) == 3:
+        found = pycountry.countries.get(alpha_3=text.upper())
+    if found is None and len(text) > 3:
+        try:
+            found = pycountry.countries.lookup(text)
+        except LookupError:
+            found = None
+    if found is None:
+        raise ValueError(f"'{value}' is not an ISO-3166 country code or name")
+    return str(found.alpha_2)
+
+
+def _country(value: str) -> str:
+    return _country_code(value)
+
+
+Text = Annotated[
+    Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None,
+    BeforeValidator(_blank_to_none),
+]
+LongText = Annotated[
+    Annotated[str, StringConstraints(max_length=MAX_LONG_TEXT)] | None,
+    BeforeValidator(_blank_to_none),
+]
+Code = Annotated[
+    Annotated[str, StringConstraints(max_length=32)] | None,
+    BeforeValidator(_blank_to_none),
+]
+RequiredText = Annotated[
+    str, BeforeValidator(_blank_to_none), StringConstraints(min_length=1, max_length=MAX_TEXT)
+]
+CountryCode = Annotated[
+    str | None,
+    BeforeValidator(_blank_to_none),
+    AfterValidator(lambda v: None if v is None else _country(v)),
+]
+
+
+class _Canonical(BaseModel):
+    # Unknown fields are kept: a source that sends more than we model loses nothing.
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, use_enum_values=True)
+
+
+class Identifier(_Canonical):
+    """A typed identifier: VAT or other tax number, DUNS, LEI, registration or a source number."""
+
+    scheme: RequiredText = Field(description="vat, tax_id, ein, duns, lei, registration, ...")
+    value: RequiredText
+    country: CountryCode = None
+
+
+class Address(_Canonical):
+    """A postal address of one type."""
+
+    type: AddressType = AddressType.OTHER
+    lines: list[Annotated[str, StringConstraints(max_length=MAX_TEXT)]] = Field(
+        default_factory=list
+    )
+    city: Text = None
+    region: Text = None
+    postal_code: Code = None
+    country: CountryCode = None
+
+    @model_validator(mode="after")
+    def _drop_blank_lines(self) -> Address:
+        self.lines = [line.strip() for line in self.lines if line and line.strip()]
+        return self
+
+    def is_empty(self) -> bool:
+        """Whether the address carries no information at all."""
+        return not (self.lines or self.city or self.postal_code or self.region or self.country)
+
+
+class ParentRef(_Canonical):
+    """A reference to a parent account, by its ID in the same (or a named) source system."""
+
+    relation: RelationType
+    source_id: RequiredText
+    source: Text = Field(default=None, description="source system code; default the same source")
+
+
+class Customer(_Canonical):
+    """A customer or party as one source system knows it."""
+
+    entity_type: Literal["customer"] = "customer"
+    source_id: RequiredText
+    legal_name: Text = None
+    trading_name: Text = None
+    first_name: Text = None
+    last_name: Text = None
+    account_role: AccountRole = AccountRole.LEGAL_ENTITY
+    identifiers: list[Identifier] = Field(default_factory=list)
+    addresses: list[Address] = Field(default_factory=list)
+    phones: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list)
+    emails: list[Annotated[str, StringConstraints(max_length=320)]] = Field(default_factory=list)
+    website: Text = None
+    parents: list[ParentRef] = Field(default_factory=list)
+    status: RecordStatus = RecordStatus.ACTIVE
+
+    @model_validator(mode="after")
+    def _needs_a_name(self) -> Customer:
+        if not (self.legal_name or self.trading_name or self.first_name or self.last_name):
+            raise ValueError("a customer needs a name: legal_name, trading_name or first/last name")
+        self.addresses = [a for a in self.addresses if not a.is_empty()]
+        self.phones = [p.strip() for p in self.phones if p and p.strip()]
+        self.emails = [e.strip() for e in self.emails if e and e.strip()]
+        for email in self.emails:
+            if "@" not in email:
+                raise ValueError(f"'{email}' is not an email address")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        """The best name to show: legal, trading, or the person's full name."""
+        person = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return self.legal_name or self.trading_name or person
+
+
+class Product(_Canonical):
+    """A product or item as one source system knows it."""
+
+    entity_type: Literal["product"] = "product"
+    source_id: RequiredText
+    sku: Text = None
+    gtin: Code = None
+    mpn: Text = None
+    brand: Text = None
+    manufacturer: Text = None
+    name: Text = None
+    description: LongText = None
+    category: Text = None
+    unit_of_measure: Code = None
+    price: float | None = Field(default=None, ge=0)
+    currency: Annotated[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)] | None,
+        BeforeValidator(_blank_to_none),
+    ] = None
+    attributes: dict[str, str | float | int | bool | None] = Field(default_factory=dict)
+    status: RecordStatus = RecordStatus.ACTIVE
+
+    @model_validator(mode="after")
+    def _needs_an_identity(self) -> Product:
+        if not (self.name or self.gtin or self.mpn or self.sku):
+            raise ValueError("a product needs a name, GTIN, manufacturer part number or SKU")
+        return self
+
+
+CanonicalRecord = Customer | Product
+
+
+def model_for(entity_type: EntityType | str) -> type[Customer | Product]:
+    """The canonical model class of an entity type.
+
+    >>> model_for("product").__name__
+    'Product'
+    """
+    return Customer if EntityType(entity_type) is EntityType.CUSTOMER else Product

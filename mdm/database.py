@@ -1,0 +1,111 @@
+"""Database plumbing: metadata, engines for SQLite and PostgreSQL, the unit of work.
+
+The metadata carries a naming convention so that migrations name constraints the same way
+on both backends.
+
+Services receive a `Session` and never commit; the unit of work commits or rolls back as a
+whole, so a change, its audit entry and its outbox event land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Integer, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from mdm.errors import ConfigurationError
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# One JSON column type for both backends: JSONB where PostgreSQL has it.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ORM model; its metadata is what Alembic migrates."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so that
+    # savepoints and the unit of work behave as they do on PostgreSQL.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the API) work while a load writes; busy_timeout waits out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_engine(database_url: str, *, echo: bool = False) -> Engine:
+    """An engine for a SQLite file or a PostgreSQL server (``postgresql+psycopg://``)."""
+    from sqlalchemy import create_engine as sa_create_engine
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa_create_engine(url, echo=echo)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    if url.get_backend_name() == "postgresql":
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        return sa_create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+    raise ConfigurationError(
+        f"unsupported database '{url.get_backend_name()}': use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+def is_postgres(session_or_engine: Session | Engine) -> bool:
+    """Whether the session or engine talks to PostgreSQL."""
+    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else None
+    engine = bind if bind is not None else session_or_engine
+    return engine.dialect.name == "postgresql"  # type: ignore[union-attr]
+
+
+class UnitOfWork:
+    """Owns one transaction: commit on success, roll back on any error."""
+
+    def __init__(self, bind: Engine | Connection) -> None:
+        self.bind = bind
+        # Joining an outer transaction through savepoints lets tests roll everything back.
+        self._factory = sessionmaker(
+            bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """A session whose transaction commits when the block ends without error."""
+        with self._factory() as session, session.begin():
+            yield session
+
+    def session(self) -> Session:
+        """A bare session, for read-only use and for callers that manage the transaction."""
+        return self._factory()

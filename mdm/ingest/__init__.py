@@ -1,0 +1,1 @@
+"""Ingestion: reading source files and batches, mapping, validating, and idempotent upserts."""

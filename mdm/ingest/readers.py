@@ -1,0 +1,166 @@
+"""Streaming readers for CSV and JSON-lines files.
+
+Files are read line by line, so memory stays flat however large the file is. Each line is
+decoded as UTF-8 (a byte-order mark is dropped) and, when that fails, as Windows-1252/Latin-1,
+so a file exported in a legacy encoding loads instead of failing. A line that cannot be parsed
+becomes a `SourceRow` with an error and its raw text, so the caller can keep it as a reject.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+MAX_LINE_BYTES = 1_000_000
+csv.field_size_limit(MAX_LINE_BYTES)
+
+
+@dataclass(slots=True)
+class SourceRow:
+    """One row of a source file: its position, parsed data or an error, and its raw text."""
+
+    position: int
+    data: dict[str, Any] | None
+    raw: str
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def decode_line(line: bytes) -> tuple[str, str | None]:
+    """Decode one line, falling back from UTF-8 to Windows-1252 and Latin-1.
+
+    Returns the text and, when a fallback was needed, the encoding used.
+
+    >>> decode_line("Müller".encode("latin-1"))
+    ('Müller', 'cp1252')
+    >>> decode_line(b"plain")
+    ('plain', None)
+    """
+    try:
+        return line.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return line.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        # Latin-1 decodes every byte, so this never fails.
+        return line.decode("latin-1"), "latin-1"
+
+
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, str, str | None]]:
+    for number, line in enumerate(handle, start=1):
+        chunk = line[3:] if number == 1 and line.startswith(b"\xef\xbb\xbf") else line
+        text, fallback = decode_line(chunk)
+        yield number, text, fallback
+
+
+def read_jsonl(handle: BinaryIO) -> Iterator[SourceRow]:
+    r"""Rows of a JSON-lines file; blank lines are skipped.
+
+    >>> import io
+    >>> rows = list(read_jsonl(io.BytesIO(b'{"id": 1}\n\n{oops\n[1]\n')))
+    >>> [(r.position, r.data, r.error is None) for r in rows]
+    [(1, {'id': 1}, True), (3, None, False), (4, None, False)]
+    """
+    for number, text, fallback in _lines(handle):
+        stripped = text.strip()
+        if not stripped:
+            continue
+        if len(stripped) > MAX_LINE_BYTES:
+            yield SourceRow(number, None, stripped[:2000], f"line {number} is too long")
+            continue
+        try:
+            data = orjson.loads(stripped)
+        except orjson.JSONDecodeError as exc:
+            yield SourceRow(number, None, stripped, f"line {number}: malformed JSON: {exc}")
+            continue
+        if not isinstance(data, dict):
+            yield SourceRow(number, None, stripped, f"line {number}: expected a JSON object")
+            continue
+        warnings = [f"line {number} decoded as {fallback}"] if fallback else []
+        yield SourceRow(number, data, stripped, warnings=warnings)
+
+
+class _LineFeed:
+    """Feeds decoded lines to the csv module and remembers the raw text of the current row."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._lines = _lines(handle)
+        self.buffer: list[str] = []
+        self.fallback: str | None = None
+        self.first_line = 1
+        self.line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for number, text, fallback in self._lines:
+            if not self.buffer:
+                self.first_line = number
+            self.line = number
+            self.buffer.append(text)
+            self.fallback = self.fallback or fallback
+            yield text
+
+    def take(self) -> tuple[int, str, str | None]:
+        raw = "".join(self.buffer).rstrip("\r\n")
+        taken = (self.first_line, raw, self.fallback)
+        self.buffer = []
+        self.fallback = None
+        return taken
+
+
+def read_csv(handle: BinaryIO, delimiter: str = ",") -> Iterator[SourceRow]:
+    r"""Rows of a CSV file with a header line, as mappings of column name to text.
+
+    >>> import io
+    >>> data = b"id,name\n1,Acme\n2,Foo,extra\n"
+    >>> [(r.position, r.data, r.error) for r in read_csv(io.BytesIO(data))]
+    [(2, {'id': '1', 'name': 'Acme'}, None), (3, None, 'line 3: expected 2 fields, found 3')]
+    """
+    feed = _LineFeed(handle)
+    reader = csv.reader(feed, delimiter=delimiter)
+    header: list[str] | None = None
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            position, raw, _ = feed.take()
+            yield SourceRow(position, None, raw[:2000], f"line {position}: malformed CSV: {exc}")
+            continue
+        position, raw, fallback = feed.take()
+        if header is None:
+            header = [h.strip() for h in values]
+            continue
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            message = f"line {position}: expected {len(header)} fields, found {len(values)}"
+            yield SourceRow(position, None, raw, message)
+            continue
+        warnings = [f"line {position} decoded as {fallback}"] if fallback else []
+        yield SourceRow(position, dict(zip(header, values, strict=True)), raw, warnings=warnings)
+
+
+def detect_format(path: Path, declared: str | None) -> str:
+    """The file format: what the mapping declares, else the file's extension."""
+    if declared:
+        return declared
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    return "csv"
+
+
+def read_file(path: Path, fmt: str, delimiter: str = ",") -> Iterator[SourceRow]:
+    """Stream the rows of a CSV or JSON-lines file."""
+    with path.open("rb") as handle:
+        if fmt == "jsonl":
+            yield from read_jsonl(handle)
+        else:
+            yield from read_csv(handle, delimiter)

@@ -1,0 +1,513 @@
+"""Idempotent ingestion of source records, one record, an API batch, or a streamed file.
+
+The key of a record is (source system, entity type, source ID). Each incoming record is
+hashed over its raw payload and canonical form: the same content again changes nothing, new
+content makes a new version (every version is kept), and a delete makes a tombstone version.
+Writes are bulk statements per chunk (COPY on PostgreSQL for the append-only version table),
+never one ORM object per record.
+
+Transactions: `upsert_records` and `reject_records` never commit; the caller's unit of work
+does. `ingest_file` is a batch runner that commits once per chunk, so a load killed midway
+keeps its finished chunks, and running it again finds them unchanged: nothing is lost and
+nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from mdm.canonical.models import EntityType
+from mdm.database import UnitOfWork, is_postgres, utcnow
+from mdm.ingest.models import IngestBatch, RejectedRecord
+from mdm.ingest.readers import SourceRow, detect_format, read_file
+from mdm.mapping.models import SourceMapping
+from mdm.mapping.service import CompiledEntityMapping, MappedRecord, compile_entity
+from mdm.sources.models import SourceRecord, SourceRecordVersion, SourceSystem
+from mdm.sources.service import get_source_system
+
+Status = Literal["new", "changed", "unchanged", "deleted", "rejected"]
+TOMBSTONE_HASH = hashlib.sha256(b"deleted").hexdigest()
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A valid record ready to upsert, or a tombstone."""
+
+    source_id: str
+    canonical: dict[str, Any] | None
+    raw: dict[str, Any] | None
+    position: int | None = None
+    deleted: bool = False
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = (
+                TOMBSTONE_HASH
+                if self.deleted
+                else hashlib.sha256(
+                    orjson.dumps([self.raw, self.canonical], option=orjson.OPT_SORT_KEYS)
+                ).hexdigest()
+            )
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A record that cannot be accepted, with every reason and its raw input."""
+
+    errors: list[dict[str, str]]
+    raw: str
+    position: int | None = None
+    source_id: str | None = None
+
+
+@dataclass(slots=True)
+class RecordOutcome:
+    """What happened to one record of a load."""
+
+    source_id: str | None
+    status: Status
+    position: int | None = None
+    record_id: int | None = None
+    version: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class BatchCounts:
+    """Tallies of a load."""
+
+    read: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+
+    def add(self, outcomes: Iterable[RecordOutcome]) -> None:
+        """Count outcomes (each is also a record read)."""
+        for outcome in outcomes:
+            self.read += 1
+            setattr(self, outcome.status, getattr(self, outcome.status) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        """The tallies by name."""
+        return {
+            "read": self.read,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "rejected": self.rejected,
+        }
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def candidate_from_mapped(
+    mapped: MappedRecord, raw: dict[str, Any] | None, raw_text: str, position: int | None
+) -> Candidate | Rejection:
+    """Turn the outcome of a mapping into a candidate or a rejection."""
+    if not mapped.ok:
+        return Rejection(
+            errors=[e.as_dict() for e in mapped.errors],
+            raw=raw_text,
+            position=position,
+            source_id=mapped.source_id,
+        )
+    assert mapped.source_id is not None
+    return Candidate(
+        source_id=mapped.source_id,
+        canonical=mapped.canonical,
+        raw=raw,
+        position=position,
+        deleted=mapped.deleted,
+    )
+
+
+def prepare_rows(
+    compiled: CompiledEntityMapping, rows: Iterable[SourceRow]
+) -> Iterator[Candidate | Rejection]:
+    """Map and validate source rows into candidates and rejections, streaming."""
+    for row in rows:
+        if row.data is None:
+            yield Rejection(
+                errors=[{"field": "record", "message": row.error or "unreadable"}],
+                raw=row.raw,
+                position=row.position,
+            )
+            continue
+        for record_row in compiled.rows(row.data):
+            mapped = compiled.apply(record_row)
+            raw = row.data if record_row is row.data else dict(record_row)
+            yield candidate_from_mapped(mapped, raw, row.raw, row.position)
+
+
+def _existing(
+    session: Session, source_system_id: int, entity_type: str, source_ids: Sequence[str]
+) -> dict[str, tuple[int, int, str, datetime | None]]:
+    rows = session.execute(
+        select(
+            SourceRecord.source_id,
+            SourceRecord.id,
+            SourceRecord.version,
+            SourceRecord.content_hash,
+            SourceRecord.deleted_at,
+        ).where(
+            SourceRecord.source_system_id == source_system_id,
+            SourceRecord.entity_type == entity_type,
+            SourceRecord.source_id.in_(source_ids),
+        )
+    )
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+
+_VERSION_COLUMNS = (
+    "source_record_id",
+    "version",
+    "content_hash",
+    "raw",
+    "canonical",
+    "deleted",
+    "received_at",
+    "batch_id",
+)
+
+
+def _insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if is_postgres(session):
+        # COPY is the fastest way into PostgreSQL, and it runs inside this transaction.
+        driver = session.connection().connection.driver_connection
+        columns = ", ".join(_VERSION_COLUMNS)
+        with (
+            driver.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f"COPY source_record_version ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(
+                    (
+                        row["source_record_id"],
+                        row["version"],
+                        row["content_hash"],
+                        _json(row["raw"]),
+                        _json(row["canonical"]),
+                        row["deleted"],
+                        row["received_at"],
+                        row["batch_id"],
+                    )
+                )
+        return
+    session.execute(insert(SourceRecordVersion), rows)
+
+
+def upsert_records(
+    session: Session,
+    source: SourceSystem,
+    entity_type: EntityType | str,
+    candidates: Sequence[Candidate],
+    *,
+    batch_id: int | None = None,
+) -> list[RecordOutcome]:
+    """Upsert records of one source and entity type, idempotently; never commits.
+
+    Source IDs must be unique within one call (a file runner flushes before a repeat).
+    """
+    entity = EntityType(entity_type).value
+    if not candidates:
+        return []
+    now = utcnow()
+    existing = _existing(session, source.id, entity, [c.source_id for c in candidates])
+    outcomes: list[RecordOutcome] = []
+    new_heads: list[dict[str, Any]] = []
+    new_candidates: list[tuple[Candidate, RecordOutcome]] = []
+    changed_heads: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    for cand in candidates:
+        head = existing.get(cand.source_id)
+        if head is None:
+            if cand.deleted:
+                # Deleting what was never received changes nothing.
+                outcomes.append(RecordOutcome(cand.source_id, "unchanged", cand.position))
+                continue
+            outcome = RecordOutcome(cand.source_id, "new", cand.position, version=1)
+            new_candidates.append((cand, outcome))
+            new_heads.append(
+                {
+                    "source_system_id": source.id,
+                    "entity_type": entity,
+                    "source_id": cand.source_id,
+                    "version": 1,
+                    "content_hash": cand.content_hash,
+                    "canonical": cand.canonical,
+                    "received_at": now,
+                    "last_batch_id": batch_id,
+                    "matched_version": 0,
+                }
+            )
+            outcomes.append(outcome)
+            continue
+        record_id, version, content_hash, _ = head
+        if content_hash == cand.content_hash:
+            outcomes.append(
+                RecordOutcome(cand.source_id, "unchanged", cand.position, record_id, version)
+            )
+            continue
+        version += 1
+        status: Status = "deleted" if cand.deleted else "changed"
+        outcomes.append(RecordOutcome(cand.source_id, status, cand.position, record_id, version))
+        head_update: dict[str, Any] = {
+            "id": record_id,
+            "version": version,
+            "content_hash": cand.content_hash,
+            "received_at": now,
+            "last_batch_id": batch_id,
+            "deleted_at": now if cand.deleted else None,
+        }
+        if not cand.deleted:
+            head_update["canonical"] = cand.canonical
+        changed_heads.append(head_update)
+        versions.append(_version_row(record_id, version, cand, now, batch_id))
+    if new_heads:
+        ids = session.scalars(
+            insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True),
+            new_heads,
+        ).all()
+        for record_id, (cand, outcome) in zip(ids, new_candidates, strict=True):
+            outcome.record_id = record_id
+            versions.append(_version_row(record_id, 1, cand, now, batch_id))
+    if changed_heads:
+        session.execute(update(SourceRecord), changed_heads)
+    _insert_versions(session, versions)
+    return outcomes
+
+
+def _version_row(
+    record_id: int, version: int, cand: Candidate, now: datetime, batch_id: int | None
+) -> dict[str, Any]:
+    return {
+        "source_record_id": record_id,
+        "version": version,
+        "content_hash": cand.content_hash,
+        "raw": cand.raw,
+        "canonical": cand.canonical,
+        "deleted": cand.deleted,
+        "received_at": now,
+        "batch_id": batch_id,
+    }
+
+
+def reject_records(
+    session: Session, batch_id: int, rejections: Sequence[Rejection]
+) -> list[RecordOutcome]:
+    """Keep rejected records with their reasons and raw input; never commits."""
+    if rejections:
+        session.execute(
+            insert(RejectedRecord),
+            [
+                {
+                    "batch_id": batch_id,
+                    "position": r.position,
+                    "source_id": r.source_id,
+                    "errors": r.errors,
+                    "raw": r.raw,
+                }
+                for r in rejections
+            ],
+        )
+    return [RecordOutcome(r.source_id, "rejected", r.position, errors=r.errors) for r in rejections]
+
+
+def open_batch(
+    session: Session, source: SourceSystem, entity_type: EntityType | str, origin: str, actor: str
+) -> IngestBatch:
+    """Start a batch record; loads of the same origin left running are marked interrupted."""
+    entity = EntityType(entity_type).value
+    session.execute(
+        update(IngestBatch)
+        .where(
+            IngestBatch.source_system_id == source.id,
+            IngestBatch.entity_type == entity,
+            IngestBatch.origin == origin,
+            IngestBatch.status == "running",
+        )
+        .values(status="interrupted")
+    )
+    batch = IngestBatch(
+        source_system_id=source.id,
+        entity_type=entity,
+        origin=origin[:500],
+        submitted_by=actor[:200],
+        status="running",
+        started_at=utcnow(),
+    )
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def record_counts(
+    session: Session, batch_id: int, counts: BatchCounts, status: str | None = None
+) -> None:
+    """Store a batch's tallies (and, when given, its final status)."""
+    values: dict[str, Any] = {
+        "read_count": counts.read,
+        "new_count": counts.new,
+        "changed_count": counts.changed,
+        "unchanged_count": counts.unchanged,
+        "deleted_count": counts.deleted,
+        "rejected_count": counts.rejected,
+    }
+    if status is not None:
+        values["status"] = status
+        values["finished_at"] = utcnow()
+    session.execute(update(IngestBatch).where(IngestBatch.id == batch_id).values(**values))
+
+
+def ingest_batch(
+    session: Session,
+    source: SourceSystem,
+    entity_type: EntityType | str,
+    items: Sequence[Candidate | Rejection],
+    *,
+    origin: str,
+    actor: str,
+) -> tuple[IngestBatch, list[RecordOutcome]]:
+    """Ingest a small batch (the API's) in the caller's transaction; one outcome per item.
+
+    A source ID repeated in the batch is applied in order, each occurrence on the last.
+    """
+    batch = open_batch(session, source, entity_type, origin, actor)
+    outcomes: list[RecordOutcome | None] = [None] * len(items)
+    pending: list[tuple[int, Candidate]] = []
+    rejected: list[tuple[int, Rejection]] = []
+
+    def flush() -> None:
+        results = upsert_records(
+            session, source, entity_type, [c for _, c in pending], batch_id=batch.id
+        )
+        for (index, _), result in zip(pending, results, strict=True):
+            outcomes[index] = result
+        pending.clear()
+
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if isinstance(item, Rejection):
+            rejected.append((index, item))
+            continue
+        if item.source_id in seen:
+            flush()
+            seen.clear()
+        seen.add(item.source_id)
+        pending.append((index, item))
+    flush()
+    for (index, _), result in zip(
+        rejected, reject_records(session, batch.id, [r for _, r in rejected]), strict=True
+    ):
+        outcomes[index] = result
+    final = [o for o in outcomes if o is not None]
+    counts = BatchCounts()
+    counts.add(final)
+    record_counts(session, batch.id, counts, status="completed")
+    return batch, final
+
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class FileIngestResult:
+    """The outcome of loading a file."""
+
+    batch_id: int
+    counts: BatchCounts
+    rejections: list[RecordOutcome]
+    warnings: list[str]
+
+
+def ingest_file(
+    uow: UnitOfWork,
+    mapping: SourceMapping,
+    entity_type: EntityType | str,
+    path: Path,
+    *,
+    actor: str = "cli",
+    chunk_size: int = 5000,
+    progress: ProgressCallback | None = None,
+    keep_rejections: int = 100,
+) -> FileIngestResult:
+    """Stream a CSV or JSON-lines file into the hub, committing once per chunk.
+
+    Memory stays flat: only one chunk is held at a time. The first ``keep_rejections``
+    rejections are returned for display; all are stored in ``rejected_record``.
+    """
+    entity = EntityType(entity_type)
+    compiled = compile_entity(mapping, entity)
+    spec = mapping.entities[entity]
+    fmt = detect_format(path, spec.format)
+    with uow.begin() as session:
+        source = get_source_system(session, mapping.source.code)
+        batch = open_batch(session, source, entity, str(path), actor)
+        batch_id, source_id = batch.id, source.id
+    counts = BatchCounts()
+    shown: list[RecordOutcome] = []
+    warnings: list[str] = []
+
+    def tracked_rows() -> Iterator[SourceRow]:
+        for row in read_file(path, fmt, spec.delimiter):
+            if row.warnings and len(warnings) < keep_rejections:
+                warnings.extend(row.warnings)
+            yield row
+
+    candidates: list[Candidate] = []
+    rejections: list[Rejection] = []
+    seen: set[str] = set()
+
+    def flush() -> None:
+        with uow.begin() as session:
+            system = session.get_one(SourceSystem, source_id)
+            outcomes = upsert_records(session, system, entity, candidates, batch_id=batch_id)
+            outcomes += reject_records(session, batch_id, rejections)
+            counts.add(outcomes)
+            record_counts(session, batch_id, counts)
+        room = keep_rejections - len(shown)
+        if room > 0:
+            shown.extend([o for o in outcomes if o.status == "rejected"][:room])
+        if progress is not None:
+            progress(len(outcomes))
+        candidates.clear()
+        rejections.clear()
+        seen.clear()
+
+    try:
+        for item in prepare_rows(compiled, tracked_rows()):
+            if isinstance(item, Rejection):
+                rejections.append(item)
+            else:
+                if item.source_id in seen:
+                    # A repeat of a key within the chunk becomes its next version.
+                    flush()
+                seen.add(item.source_id)
+                candidates.append(item)
+            if len(candidates) + len(rejections) >= chunk_size:
+                flush()
+        flush()
+    except BaseException:
+        with uow.begin() as session:
+            record_counts(session, batch_id, counts, status="failed")
+        raise
+    with uow.begin() as session:
+        record_counts(session, batch_id, counts, status="completed")
+    return FileIngestResult(batch_id, counts, shown, warnings)

@@ -1,0 +1,1 @@
+"""Source systems and the records they send, with every version kept."""

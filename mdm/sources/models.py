@@ -1,0 +1,78 @@
+"""ORM models of source systems and source records.
+
+``source_record`` holds the current state of each (source system, entity type, source ID) and
+is what matching and survivorship read; ``source_record_version`` keeps every version ever
+received (raw payload and canonical form), so history is never lost. Both grow with the data
+and are keyed so that they can be partitioned by source system.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mdm.database import Base, BigId, JSONType, utcnow
+
+
+class SourceSystem(Base):
+    """A system that sends records: an ERP, a CRM, a distributor, a marketplace."""
+
+    __tablename__ = "source_system"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    trust_rank: Mapped[int] = mapped_column(Integer, default=10)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SourceRecord(Base):
+    """The current version of one record of one source system."""
+
+    __tablename__ = "source_record"
+    __table_args__ = (
+        UniqueConstraint("source_system_id", "entity_type", "source_id"),
+        Index("ix_source_record_entity_type_match", "entity_type", "matched_version"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_system_id: Mapped[int] = mapped_column(ForeignKey("source_system.id"))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    canonical: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id"), nullable=True)
+    # The version matching last looked at; below ``version`` means the record waits to be
+    # matched, which is how a load and the match stage hand work to each other.
+    matched_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SourceRecordVersion(Base):
+    """One version of a source record, as received: never updated, never deleted."""
+
+    __tablename__ = "source_record_version"
+    __table_args__ = (UniqueConstraint("source_record_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    canonical: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id"), nullable=True)

@@ -1,0 +1,1 @@
+"""Publishers: read the hub's outbox and deliver changes to downstream systems."""

@@ -1,0 +1,204 @@
+"""Ingestion on both databases: idempotency, versions, tombstones, rejects, encodings, restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mdm.canonical.models import EntityType
+from mdm.database import UnitOfWork
+from mdm.errors import NotFoundError
+from mdm.ingest.models import IngestBatch, RejectedRecord
+from mdm.ingest.service import Candidate, ingest_batch, ingest_file
+from mdm.mapping.service import parse_mapping
+from mdm.sources.models import SourceRecord, SourceRecordVersion
+from mdm.sources.service import get_source_system, sync_source_systems
+
+MAPPING = parse_mapping(
+    {
+        "source": {"code": "dist", "name": "Distributor", "kind": "distributor", "trust_rank": 5},
+        "customer": {
+            "id": "acct",
+            "deleted": {"path": "deleted", "values": ["Y"]},
+            "fields": {
+                "legal_name": "name",
+                "addresses.billing.lines": {"paths": ["street"]},
+                "addresses.billing.city": "city",
+                "addresses.billing.country": "country",
+                "phones": {"paths": ["phone"]},
+            },
+        },
+    },
+    "test",
+)
+HEADER = "acct,name,street,city,country,phone,deleted\n"
+
+
+def write(tmp_path: Path, name: str, body: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(body.encode(encoding))
+    return path
+
+
+def load(uow: UnitOfWork, path: Path, chunk_size: int = 1000, progress=None):  # type: ignore[no-untyped-def]
+    with uow.begin() as s:
+        sync_source_systems(s, [MAPPING.source])
+    return ingest_file(
+        uow, MAPPING, EntityType.CUSTOMER, path, chunk_size=chunk_size, progress=progress
+    )
+
+
+def versions(session: Session, source_id: str) -> list[tuple[int, bool]]:
+    rows = session.execute(
+        select(SourceRecordVersion.version, SourceRecordVersion.deleted)
+        .join(SourceRecord, SourceRecord.id == SourceRecordVersion.source_record_id)
+        .where(SourceRecord.source_id == source_id)
+        .order_by(SourceRecordVersion.version)
+    )
+    return [(v, d) for v, d in rows]
+
+
+def test_rerun_is_idempotent_and_changes_make_versions(uow: UnitOfWork, tmp_path: Path) -> None:
+    first = write(
+        tmp_path,
+        "a.csv",
+        HEADER + "1,Acme GmbH,Hauptstr. 1,Berlin,DE,+49 30 1234567,\n"
+        "2,Globex Ltd,1 High St,London,GB,,\n"
+        "3,Initech Inc,5 Main St,Austin,US,,\n",
+    )
+    result = load(uow, first)
+    assert result.counts.as_dict() == {
+        "read": 3,
+        "new": 3,
+        "changed": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "rejected": 0,
+    }
+    again = load(uow, first)
+    assert (again.counts.new, again.counts.unchanged) == (0, 3)
+
+    second = write(
+        tmp_path,
+        "b.csv",
+        HEADER + "1,Acme GmbH,Hauptstraße 1,Berlin,DE,+49 30 1234567,\n"
+        "2,Globex Ltd,1 High St,London,GB,,Y\n"
+        "3,Initech Inc,5 Main St,Austin,US,,\n",
+    )
+    changed = load(uow, second)
+    assert (changed.counts.changed, changed.counts.deleted, changed.counts.unchanged) == (1, 1, 1)
+    with uow.session() as s:
+        assert versions(s, "1") == [(1, False), (2, False)]
+        assert versions(s, "2") == [(1, False), (2, True)]
+        assert versions(s, "3") == [(1, False)]
+        head = s.scalars(select(SourceRecord).where(SourceRecord.source_id == "1")).one()
+        assert head.version == 2
+        assert head.canonical is not None
+        assert head.canonical["addresses"][0]["lines"] == ["Hauptstraße 1"]
+        deleted = s.scalars(select(SourceRecord).where(SourceRecord.source_id == "2")).one()
+        assert deleted.deleted_at is not None
+        # The tombstone arriving again changes nothing.
+    assert load(uow, second).counts.unchanged == 3
+
+
+def test_bad_rows_are_rejected_with_reasons_and_valid_rows_land(
+    uow: UnitOfWork, tmp_path: Path
+) -> None:
+    body = (
+        HEADER
+        + "1,Acme GmbH,Hauptstr. 1,Berlin,DE,,\n"
+        + "2,,No Name Street,Paris,FR,,\n"  # missing name
+        + "3,Atlantis Trading,1 Sea Rd,Atlantis,XX,,\n"  # invalid country code
+        + "4,Too,many,fields,DE,,,extra\n"  # malformed row
+        + f"5,{'A' * 1500},1 Long Rd,Rome,IT,,\n"  # oversized value
+        + ",Nameless Id Ltd,1 Rd,Oslo,NO,,\n"  # missing source ID
+        + "7,Umbrella plc,2 Rd,Leeds,GB,,\n"
+    )
+    result = load(uow, write(tmp_path, "bad.csv", body))
+    assert (result.counts.new, result.counts.rejected) == (2, 5)
+    with uow.session() as s:
+        stored = dict(s.execute(select(RejectedRecord.position, RejectedRecord.errors)).all())
+        raws = s.scalars(select(RejectedRecord.raw).order_by(RejectedRecord.position)).all()
+        ids = set(s.scalars(select(SourceRecord.source_id)))
+    assert ids == {"1", "7"}
+    assert set(stored) == {3, 4, 5, 6, 7}
+    assert stored[3][0]["field"] == "record"
+    assert "customer needs a name" in stored[3][0]["message"]
+    assert stored[4][0]["field"] == "addresses.0.country"
+    assert "'XX'" in stored[4][0]["message"]
+    assert "expected 7 fields, found 8" in stored[5][0]["message"]
+    assert stored[6][0]["field"] == "legal_name"
+    assert "at most 1000" in stored[6][0]["message"]
+    assert stored[7][0]["field"] == "id"
+    assert raws[0].startswith("2,,No Name Street")
+
+
+def test_latin1_and_bom_files_load(uow: UnitOfWork, tmp_path: Path) -> None:
+    latin = write(
+        tmp_path, "latin.csv", HEADER + "1,Müller Präzision GmbH,Straße 1,Köln,DE,,\n", "latin-1"
+    )
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (HEADER + "2,Société Outils SARL,1 rue,Lyon,FR,,\n").encode())
+    assert load(uow, latin).counts.new == 1
+    assert load(uow, bom).counts.new == 1
+    with uow.session() as s:
+        names = {
+            r.source_id: r.canonical["legal_name"]  # type: ignore[index]
+            for r in s.scalars(select(SourceRecord))
+        }
+    assert names == {"1": "Müller Präzision GmbH", "2": "Société Outils SARL"}
+
+
+def test_killed_load_rerun_loses_and_duplicates_nothing(uow: UnitOfWork, tmp_path: Path) -> None:
+    rows = "".join(f"{i},Company {i} Ltd,{i} Road,Leeds,GB,,\n" for i in range(1, 11))
+    path = write(tmp_path, "ten.csv", HEADER + rows)
+    seen = []
+
+    def crash_after_two_chunks(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        load(uow, path, chunk_size=3, progress=crash_after_two_chunks)
+    with uow.session() as s:
+        assert s.scalar(select(func.count()).select_from(SourceRecord)) == 6
+        assert s.scalar(select(IngestBatch.status)) == "failed"
+    rerun = load(uow, path, chunk_size=3)
+    assert (rerun.counts.unchanged, rerun.counts.new) == (6, 4)
+    with uow.session() as s:
+        assert s.scalar(select(func.count()).select_from(SourceRecord)) == 10
+        assert s.scalar(select(func.count()).select_from(SourceRecordVersion)) == 10
+
+
+def test_repeated_key_in_one_file_makes_two_versions(uow: UnitOfWork, tmp_path: Path) -> None:
+    body = HEADER + "1,Acme,1 Rd,Berlin,DE,,\n1,Acme GmbH,1 Rd,Berlin,DE,,\n"
+    result = load(uow, write(tmp_path, "dup.csv", body))
+    assert (result.counts.new, result.counts.changed) == (1, 1)
+    with uow.session() as s:
+        assert versions(s, "1") == [(1, False), (2, False)]
+
+
+def test_api_batch_reports_each_record(uow: UnitOfWork) -> None:
+    with uow.begin() as s:
+        sync_source_systems(s, [MAPPING.source])
+        source = get_source_system(s, "dist")
+        items = [
+            Candidate("a", {"source_id": "a", "legal_name": "A"}, None),
+            Candidate("b", {"source_id": "b", "legal_name": "B"}, None),
+            Candidate("a", {"source_id": "a", "legal_name": "A2"}, None),
+        ]
+        _, outcomes = ingest_batch(s, source, "customer", items, origin="api", actor="t")
+    assert [(o.source_id, o.status, o.version) for o in outcomes] == [
+        ("a", "new", 1),
+        ("b", "new", 1),
+        ("a", "changed", 2),
+    ]
+
+
+def test_unknown_source_system_is_named(session: Session) -> None:
+    with pytest.raises(NotFoundError, match="unknown source system 'nope'"):
+        get_source_system(session, "nope")
