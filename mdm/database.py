@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import JSON, BigInteger, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -62,6 +63,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# orjson encodes JSON columns several times faster than the standard library.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def create_engine(database_url: str, *, echo: bool = False) -> Engine:
     """An engine for a SQLite file or a PostgreSQL server (``postgresql+psycopg://``)."""
     from sqlalchemy import create_engine as sa_create_engine
@@ -70,14 +79,14 @@ def create_engine(database_url: str, *, echo: bool = False) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa_create_engine(url, echo=echo)
+        engine = sa_create_engine(url, echo=echo, **_JSON_CODEC)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     if url.get_backend_name() == "postgresql":
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
-        return sa_create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+        return sa_create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, **_JSON_CODEC)
     raise ConfigurationError(
         f"unsupported database '{url.get_backend_name()}': use sqlite:/// or postgresql+psycopg://"
     )

@@ -17,7 +17,6 @@ import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -100,31 +99,26 @@ def _country(value: str) -> str:
     return _country_code(value)
 
 
-Text = Annotated[
-    Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None,
-    BeforeValidator(_blank_to_none),
-]
-LongText = Annotated[
-    Annotated[str, StringConstraints(max_length=MAX_LONG_TEXT)] | None,
-    BeforeValidator(_blank_to_none),
-]
-Code = Annotated[
-    Annotated[str, StringConstraints(max_length=32)] | None,
-    BeforeValidator(_blank_to_none),
-]
-RequiredText = Annotated[
-    str, BeforeValidator(_blank_to_none), StringConstraints(min_length=1, max_length=MAX_TEXT)
-]
-CountryCode = Annotated[
-    str | None,
-    BeforeValidator(_blank_to_none),
-    AfterValidator(lambda v: None if v is None else _country(v)),
-]
+# Blank strings become None once per model (see _Canonical), not by a validator per field:
+# validation is on the hot path of every load.
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None
+LongText = Annotated[str, StringConstraints(max_length=MAX_LONG_TEXT)] | None
+Code = Annotated[str, StringConstraints(max_length=32)] | None
+RequiredText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+CountryCode = Annotated[str | None, AfterValidator(lambda v: None if v is None else _country(v))]
+Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
 class _Canonical(BaseModel):
     # Unknown fields are kept: a source that sends more than we model loses nothing.
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True, use_enum_values=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blanks_are_missing(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: _blank_to_none(v) for k, v in data.items()}
+        return data
 
 
 class Identifier(_Canonical):
@@ -139,18 +133,13 @@ class Address(_Canonical):
     """A postal address of one type."""
 
     type: AddressType = AddressType.OTHER
-    lines: list[Annotated[str, StringConstraints(max_length=MAX_TEXT)]] = Field(
+    lines: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]] = Field(
         default_factory=list
     )
     city: Text = None
     region: Text = None
     postal_code: Code = None
     country: CountryCode = None
-
-    @model_validator(mode="after")
-    def _drop_blank_lines(self) -> Address:
-        self.lines = [line.strip() for line in self.lines if line and line.strip()]
-        return self
 
     def is_empty(self) -> bool:
         """Whether the address carries no information at all."""
@@ -177,8 +166,10 @@ class Customer(_Canonical):
     account_role: AccountRole = AccountRole.LEGAL_ENTITY
     identifiers: list[Identifier] = Field(default_factory=list)
     addresses: list[Address] = Field(default_factory=list)
-    phones: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list)
-    emails: list[Annotated[str, StringConstraints(max_length=320)]] = Field(default_factory=list)
+    phones: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list
+    )
+    emails: list[Email] = Field(default_factory=list)
     website: Text = None
     parents: list[ParentRef] = Field(default_factory=list)
     status: RecordStatus = RecordStatus.ACTIVE
@@ -187,12 +178,6 @@ class Customer(_Canonical):
     def _needs_a_name(self) -> Customer:
         if not (self.legal_name or self.trading_name or self.first_name or self.last_name):
             raise ValueError("a customer needs a name: legal_name, trading_name or first/last name")
-        self.addresses = [a for a in self.addresses if not a.is_empty()]
-        self.phones = [p.strip() for p in self.phones if p and p.strip()]
-        self.emails = [e.strip() for e in self.emails if e and e.strip()]
-        for email in self.emails:
-            if "@" not in email:
-                raise ValueError(f"'{email}' is not an email address")
         return self
 
     @property
@@ -217,10 +202,9 @@ class Product(_Canonical):
     category: Text = None
     unit_of_measure: Code = None
     price: float | None = Field(default=None, ge=0)
-    currency: Annotated[
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)] | None,
-        BeforeValidator(_blank_to_none),
-    ] = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)] | None = (
+        None
+    )
     attributes: dict[str, str | float | int | bool | None] = Field(default_factory=dict)
     status: RecordStatus = RecordStatus.ACTIVE
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mdm.canonical.models import EntityType
@@ -157,6 +157,19 @@ def prepare_rows(
 def _existing(
     session: Session, source_system_id: int, entity_type: str, source_ids: Sequence[str]
 ) -> dict[str, tuple[int, int, str, datetime | None]]:
+    if is_postgres(session):
+        # Joining an array lets PostgreSQL probe the unique index once per key; a long IN
+        # list is planned as a scan that compares every row with every key.
+        pg_rows = session.execute(
+            text(
+                "SELECT r.source_id, r.id, r.version, r.content_hash, r.deleted_at "
+                "FROM unnest(CAST(:ids AS text[])) AS k(source_id) "
+                "JOIN source_record r ON r.source_system_id = :system "
+                "AND r.entity_type = :entity AND r.source_id = k.source_id"
+            ),
+            {"ids": list(source_ids), "system": source_system_id, "entity": entity_type},
+        )
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in pg_rows}
     rows = session.execute(
         select(
             SourceRecord.source_id,
@@ -190,27 +203,100 @@ def _insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     if is_postgres(session):
         # COPY is the fastest way into PostgreSQL, and it runs inside this transaction.
-        driver = session.connection().connection.driver_connection
-        columns = ", ".join(_VERSION_COLUMNS)
-        with (
-            driver.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f"COPY source_record_version ({columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(
-                    (
-                        row["source_record_id"],
-                        row["version"],
-                        row["content_hash"],
-                        _json(row["raw"]),
-                        _json(row["canonical"]),
-                        row["deleted"],
-                        row["received_at"],
-                        row["batch_id"],
-                    )
+        _copy_rows(
+            session,
+            "source_record_version",
+            _VERSION_COLUMNS,
+            (
+                (
+                    row["source_record_id"],
+                    row["version"],
+                    row["content_hash"],
+                    _json(row["raw"]),
+                    _json(row["canonical"]),
+                    row["deleted"],
+                    row["received_at"],
+                    row["batch_id"],
                 )
+                for row in rows
+            ),
+        )
         return
-    session.execute(insert(SourceRecordVersion), rows)
+    session.execute(insert(SourceRecordVersion.__table__), rows)
+
+
+_HEAD_COLUMNS = (
+    "id",
+    "source_system_id",
+    "entity_type",
+    "source_id",
+    "version",
+    "content_hash",
+    "canonical",
+    "received_at",
+    "last_batch_id",
+    "matched_version",
+)
+
+
+def _copy_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY rows into a PostgreSQL table inside the session's transaction."""
+    driver = session.connection().connection.driver_connection
+    with (
+        driver.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_heads(session: Session, heads: list[dict[str, Any]]) -> list[int]:
+    """Insert new current-record rows and return their IDs, in order."""
+    if not is_postgres(session):
+        # A plain executemany is much faster than INSERT … RETURNING row by row on SQLite;
+        # the IDs are then read back by key in one query.
+        session.execute(insert(SourceRecord.__table__), heads)
+        first = heads[0]
+        found = _existing(
+            session,
+            first["source_system_id"],
+            first["entity_type"],
+            [h["source_id"] for h in heads],
+        )
+        return [found[h["source_id"]][0] for h in heads]
+    # Reserve the IDs in one round trip, then COPY: far faster than INSERT … RETURNING.
+    ids = list(
+        session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('source_record', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(heads)},
+        )
+    )
+    _copy_rows(
+        session,
+        "source_record",
+        _HEAD_COLUMNS,
+        (
+            (
+                record_id,
+                h["source_system_id"],
+                h["entity_type"],
+                h["source_id"],
+                h["version"],
+                h["content_hash"],
+                _json(h["canonical"]),
+                h["received_at"],
+                h["last_batch_id"],
+                h["matched_version"],
+            )
+            for record_id, h in zip(ids, heads, strict=True)
+        ),
+    )
+    return ids
 
 
 def upsert_records(
@@ -281,10 +367,7 @@ def upsert_records(
         changed_heads.append(head_update)
         versions.append(_version_row(record_id, version, cand, now, batch_id))
     if new_heads:
-        ids = session.scalars(
-            insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True),
-            new_heads,
-        ).all()
+        ids = _insert_heads(session, new_heads)
         for record_id, (cand, outcome) in zip(ids, new_candidates, strict=True):
             outcome.record_id = record_id
             versions.append(_version_row(record_id, 1, cand, now, batch_id))

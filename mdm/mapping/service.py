@@ -162,7 +162,8 @@ def _place(record: dict[str, Any], target: str, value: Any) -> None:
 def _finish(record: dict[str, Any]) -> dict[str, Any]:
     addresses = record.pop("_addresses", {})
     if addresses:
-        record["addresses"] = list(addresses.values())
+        # An address that only says its type carries nothing.
+        record["addresses"] = [a for a in addresses.values() if len(a) > 1]
     identifiers = record.pop("_identifiers", {})
     if identifiers:
         record["identifiers"] = [i for i in identifiers.values() if not _blank(i.get("value"))]
