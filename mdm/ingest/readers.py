@@ -31,35 +31,39 @@ class SourceRow:
     warnings: list[str] = field(default_factory=list)
 
 
-def decode_line(line: bytes) -> tuple[str, str | None]:
-    """Decode one line, falling back from UTF-8 to Windows-1252 and Latin-1.
+FALLBACKS = ("utf-8", "cp1252", "latin-1")
 
-    Returns the text and, when a fallback was needed, the encoding used.
+
+def decode_line(line: bytes, declared: str = "utf-8") -> tuple[str, str | None]:
+    """Decode one line in the declared encoding, else UTF-8, Windows-1252 or Latin-1.
+
+    Returns the text and, when the declared encoding did not fit, the encoding used.
 
     >>> decode_line("Müller".encode("latin-1"))
     ('Müller', 'cp1252')
+    >>> decode_line("Müller".encode("latin-1"), "latin-1")
+    ('Müller', None)
     >>> decode_line(b"plain")
     ('plain', None)
     """
-    try:
-        return line.decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
-    try:
-        return line.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        # Latin-1 decodes every byte, so this never fails.
-        return line.decode("latin-1"), "latin-1"
+    for encoding in (declared, *FALLBACKS):
+        try:
+            text = line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, None if encoding == declared else encoding
+    # Unreachable: Latin-1 decodes every byte.
+    return line.decode("latin-1"), "latin-1"  # pragma: no cover
 
 
-def _lines(handle: BinaryIO) -> Iterator[tuple[int, str, str | None]]:
+def _lines(handle: BinaryIO, declared: str = "utf-8") -> Iterator[tuple[int, str, str | None]]:
     for number, line in enumerate(handle, start=1):
         chunk = line[3:] if number == 1 and line.startswith(b"\xef\xbb\xbf") else line
-        text, fallback = decode_line(chunk)
+        text, fallback = decode_line(chunk, declared)
         yield number, text, fallback
 
 
-def read_jsonl(handle: BinaryIO) -> Iterator[SourceRow]:
+def read_jsonl(handle: BinaryIO, encoding: str = "utf-8") -> Iterator[SourceRow]:
     r"""Rows of a JSON-lines file; blank lines are skipped.
 
     >>> import io
@@ -67,7 +71,7 @@ def read_jsonl(handle: BinaryIO) -> Iterator[SourceRow]:
     >>> [(r.position, r.data, r.error is None) for r in rows]
     [(1, {'id': 1}, True), (3, None, False), (4, None, False)]
     """
-    for number, text, fallback in _lines(handle):
+    for number, text, fallback in _lines(handle, encoding):
         stripped = text.strip()
         if not stripped:
             continue
@@ -89,8 +93,8 @@ def read_jsonl(handle: BinaryIO) -> Iterator[SourceRow]:
 class _LineFeed:
     """Feeds decoded lines to the csv module and remembers the raw text of the current row."""
 
-    def __init__(self, handle: BinaryIO) -> None:
-        self._lines = _lines(handle)
+    def __init__(self, handle: BinaryIO, encoding: str = "utf-8") -> None:
+        self._lines = _lines(handle, encoding)
         self.buffer: list[str] = []
         self.fallback: str | None = None
         self.first_line = 1
@@ -113,7 +117,9 @@ class _LineFeed:
         return taken
 
 
-def read_csv(handle: BinaryIO, delimiter: str = ",") -> Iterator[SourceRow]:
+def read_csv(
+    handle: BinaryIO, delimiter: str = ",", encoding: str = "utf-8"
+) -> Iterator[SourceRow]:
     r"""Rows of a CSV file with a header line, as mappings of column name to text.
 
     >>> import io
@@ -121,7 +127,7 @@ def read_csv(handle: BinaryIO, delimiter: str = ",") -> Iterator[SourceRow]:
     >>> [(r.position, r.data, r.error) for r in read_csv(io.BytesIO(data))]
     [(2, {'id': '1', 'name': 'Acme'}, None), (3, None, 'line 3: expected 2 fields, found 3')]
     """
-    feed = _LineFeed(handle)
+    feed = _LineFeed(handle, encoding)
     reader = csv.reader(feed, delimiter=delimiter)
     header: list[str] | None = None
     while True:
@@ -157,10 +163,12 @@ def detect_format(path: Path, declared: str | None) -> str:
     return "csv"
 
 
-def read_file(path: Path, fmt: str, delimiter: str = ",") -> Iterator[SourceRow]:
-    """Stream the rows of a CSV or JSON-lines file."""
+def read_file(
+    path: Path, fmt: str, delimiter: str = ",", encoding: str = "utf-8"
+) -> Iterator[SourceRow]:
+    """Stream the rows of a CSV or JSON-lines file, in its declared encoding when it fits."""
     with path.open("rb") as handle:
         if fmt == "jsonl":
-            yield from read_jsonl(handle)
+            yield from read_jsonl(handle, encoding)
         else:
-            yield from read_csv(handle, delimiter)
+            yield from read_csv(handle, delimiter, encoding)

@@ -26,7 +26,14 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mdm.canonical.models import EntityType
-from mdm.database import UnitOfWork, is_postgres, utcnow
+from mdm.database import (
+    UnitOfWork,
+    bulk_insert,
+    insert_returning_ids,
+    is_postgres,
+    table_of,
+    utcnow,
+)
 from mdm.ingest.models import IngestBatch, RejectedRecord
 from mdm.ingest.readers import SourceRow, detect_format, read_file
 from mdm.mapping.models import SourceMapping
@@ -186,117 +193,13 @@ def _existing(
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
-_VERSION_COLUMNS = (
-    "source_record_id",
-    "version",
-    "content_hash",
-    "raw",
-    "canonical",
-    "deleted",
-    "received_at",
-    "batch_id",
-)
-
-
 def _insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    if is_postgres(session):
-        # COPY is the fastest way into PostgreSQL, and it runs inside this transaction.
-        _copy_rows(
-            session,
-            "source_record_version",
-            _VERSION_COLUMNS,
-            (
-                (
-                    row["source_record_id"],
-                    row["version"],
-                    row["content_hash"],
-                    _json(row["raw"]),
-                    _json(row["canonical"]),
-                    row["deleted"],
-                    row["received_at"],
-                    row["batch_id"],
-                )
-                for row in rows
-            ),
-        )
-        return
-    session.execute(insert(SourceRecordVersion.__table__), rows)
-
-
-_HEAD_COLUMNS = (
-    "id",
-    "source_system_id",
-    "entity_type",
-    "source_id",
-    "version",
-    "content_hash",
-    "canonical",
-    "received_at",
-    "last_batch_id",
-    "matched_version",
-)
-
-
-def _copy_rows(
-    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """COPY rows into a PostgreSQL table inside the session's transaction."""
-    driver = session.connection().connection.driver_connection
-    with (
-        driver.cursor() as cursor,  # type: ignore[union-attr]
-        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    bulk_insert(session, table_of(SourceRecordVersion), rows)
 
 
 def _insert_heads(session: Session, heads: list[dict[str, Any]]) -> list[int]:
     """Insert new current-record rows and return their IDs, in order."""
-    if not is_postgres(session):
-        # A plain executemany is much faster than INSERT … RETURNING row by row on SQLite;
-        # the IDs are then read back by key in one query.
-        session.execute(insert(SourceRecord.__table__), heads)
-        first = heads[0]
-        found = _existing(
-            session,
-            first["source_system_id"],
-            first["entity_type"],
-            [h["source_id"] for h in heads],
-        )
-        return [found[h["source_id"]][0] for h in heads]
-    # Reserve the IDs in one round trip, then COPY: far faster than INSERT … RETURNING.
-    ids = list(
-        session.scalars(
-            text(
-                "SELECT nextval(pg_get_serial_sequence('source_record', 'id')) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"n": len(heads)},
-        )
-    )
-    _copy_rows(
-        session,
-        "source_record",
-        _HEAD_COLUMNS,
-        (
-            (
-                record_id,
-                h["source_system_id"],
-                h["entity_type"],
-                h["source_id"],
-                h["version"],
-                h["content_hash"],
-                _json(h["canonical"]),
-                h["received_at"],
-                h["last_batch_id"],
-                h["matched_version"],
-            )
-            for record_id, h in zip(ids, heads, strict=True)
-        ),
-    )
-    return ids
+    return insert_returning_ids(session, table_of(SourceRecord), heads)
 
 
 def upsert_records(
@@ -507,7 +410,7 @@ def ingest_batch(
     return batch, final
 
 
-ProgressCallback = Callable[[int], None]
+ProgressCallback = Callable[[int], object]
 
 
 @dataclass(slots=True)
@@ -549,7 +452,7 @@ def ingest_file(
     warnings: list[str] = []
 
     def tracked_rows() -> Iterator[SourceRow]:
-        for row in read_file(path, fmt, spec.delimiter):
+        for row in read_file(path, fmt, spec.delimiter, spec.encoding):
             if row.warnings and len(warnings) < keep_rejections:
                 warnings.extend(row.warnings)
             yield row

@@ -91,6 +91,8 @@ def _split(sep: str, options: Mapping[str, Any]) -> Transform:
         if value is None:
             return None
         if isinstance(value, list):
+            if index is not None:
+                return [picked for v in value if (picked := convert(v)) is not None]
             return [part for v in value for part in (convert(v) or [])]
         return convert(value)
 
@@ -204,12 +206,16 @@ def compile_transform(spec: Any, tables: Mapping[str, Mapping[str, Any]]) -> Tra
         return SIMPLE[spec]
     if not isinstance(spec, Mapping):
         raise TypeError(f"a transform is a name or a table, not {spec!r}")
-    names = [k for k in spec if k in WITH_ARGUMENT]
-    unknown = [k for k in spec if k not in WITH_ARGUMENT and k not in OPTIONS]
-    if unknown or len(names) != 1:
+    # The first key names the transform; the rest are its options ("default" is both a
+    # transform of its own and an option of lookup).
+    name = next(iter(spec), None)
+    unknown = [k for k in list(spec)[1:] if k not in OPTIONS]
+    if name not in WITH_ARGUMENT or unknown:
         known = ", ".join(sorted(WITH_ARGUMENT))
-        raise ValueError(f"transform {dict(spec)!r} must name exactly one of: {known}")
-    name = names[0]
+        raise ValueError(
+            f"transform {dict(spec)!r} must start with one of: {known}; options: "
+            f"{', '.join(sorted(OPTIONS))}"
+        )
     options = {k: v for k, v in spec.items() if k != name}
     arg = spec[name]
     if name == "lookup" and isinstance(arg, str):
