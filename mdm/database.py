@@ -77,7 +77,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+class JsonText(str):
+    """A value already encoded as JSON: JSON columns store it as it is, without re-encoding.
+
+    Bulk loads encode each record once (they hash that text) and hand it straight to the
+    database.
+    """
+
+    __slots__ = ()
+
+
 def _json_dumps(value: Any) -> str:
+    if isinstance(value, JsonText):
+        return str(value)
     return orjson.dumps(value).decode()
 
 

@@ -5,6 +5,7 @@ Nothing is read at import time; the composition roots (CLI, app factory) build a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -23,6 +24,12 @@ class Settings(BaseSettings):
     echo_sql: bool = False
     mappings_dir: Path = Field(default=Path("samples/mappings"))
     ingest_chunk_size: int = Field(default=5000, ge=1, le=100_000)
+    ingest_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="processes that map and validate rows during a file load",
+    )
     max_batch_records: int = Field(default=10_000, ge=1)
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -15,9 +15,14 @@ nothing is duplicated.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import multiprocessing
+import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from mdm.canonical.models import EntityType
 from mdm.database import (
+    JsonText,
     UnitOfWork,
     bulk_insert,
     insert_returning_ids,
@@ -45,9 +51,19 @@ Status = Literal["new", "changed", "unchanged", "deleted", "rejected"]
 TOMBSTONE_HASH = hashlib.sha256(b"deleted").hexdigest()
 
 
+def _encode(value: dict[str, Any] | None) -> JsonText | None:
+    if value is None:
+        return None
+    return JsonText(orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
+
+
 @dataclass(slots=True)
 class Candidate:
-    """A valid record ready to upsert, or a tombstone."""
+    """A valid record ready to upsert, or a tombstone.
+
+    The raw and canonical forms are encoded to JSON once, here: that text is both what the
+    content hash is taken over and what the database stores.
+    """
 
     source_id: str
     canonical: dict[str, Any] | None
@@ -55,16 +71,28 @@ class Candidate:
     position: int | None = None
     deleted: bool = False
     content_hash: str = ""
+    canonical_json: JsonText | None = None
+    raw_json: JsonText | None = None
 
     def __post_init__(self) -> None:
+        if self.canonical_json is None:
+            self.canonical_json = _encode(self.canonical)
+        if self.raw_json is None:
+            self.raw_json = _encode(self.raw)
         if not self.content_hash:
             self.content_hash = (
                 TOMBSTONE_HASH
                 if self.deleted
                 else hashlib.sha256(
-                    orjson.dumps([self.raw, self.canonical], option=orjson.OPT_SORT_KEYS)
+                    f"{self.raw_json}\x00{self.canonical_json}".encode()
                 ).hexdigest()
             )
+
+    def lighten(self) -> Candidate:
+        """Drop the decoded forms (the JSON text stays): cheaper to send between processes."""
+        self.canonical = None
+        self.raw = None
+        return self
 
 
 @dataclass(slots=True)
@@ -240,7 +268,7 @@ def upsert_records(
                     "source_id": cand.source_id,
                     "version": 1,
                     "content_hash": cand.content_hash,
-                    "canonical": cand.canonical,
+                    "canonical": cand.canonical_json,
                     "received_at": now,
                     "last_batch_id": batch_id,
                     "matched_version": 0,
@@ -266,7 +294,7 @@ def upsert_records(
             "deleted_at": now if cand.deleted else None,
         }
         if not cand.deleted:
-            head_update["canonical"] = cand.canonical
+            head_update["canonical"] = cand.canonical_json
         changed_heads.append(head_update)
         versions.append(_version_row(record_id, version, cand, now, batch_id))
     if new_heads:
@@ -287,8 +315,8 @@ def _version_row(
         "source_record_id": record_id,
         "version": version,
         "content_hash": cand.content_hash,
-        "raw": cand.raw,
-        "canonical": cand.canonical,
+        "raw": cand.raw_json,
+        "canonical": cand.canonical_json,
         "deleted": cand.deleted,
         "received_at": now,
         "batch_id": batch_id,
@@ -412,6 +440,42 @@ def ingest_batch(
 
 ProgressCallback = Callable[[int], object]
 
+# Mapping and validating is the CPU-bound part of a load; worker processes do it in parallel
+# while the parent reads the file and writes to the database. Each worker compiles the mapping
+# once; rows travel as plain tuples and come back with their JSON already encoded.
+_WORKER_MAPPING: CompiledEntityMapping | None = None
+WORKER_BATCH = 1000
+
+
+def _init_worker(mapping: SourceMapping, entity: EntityType) -> None:
+    global _WORKER_MAPPING  # noqa: PLW0603 - one compiled mapping per worker process
+    _WORKER_MAPPING = compile_entity(mapping, entity)
+
+
+def _prepare_batch(
+    rows: list[tuple[int, dict[str, Any] | None, str, str | None]],
+) -> list[Candidate | Rejection]:
+    assert _WORKER_MAPPING is not None  # set by _init_worker
+    prepared = prepare_rows(_WORKER_MAPPING, (SourceRow(p, d, r, e) for p, d, r, e in rows))
+    return [item.lighten() if isinstance(item, Candidate) else item for item in prepared]
+
+
+def prepare_in_workers(
+    mapping: SourceMapping, entity: EntityType, rows: Iterable[SourceRow], workers: int
+) -> Iterator[Candidate | Rejection]:
+    """Map and validate rows in worker processes, yielding results in file order."""
+    context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    in_flight: deque[AsyncResult[list[Candidate | Rejection]]] = deque()
+    with context.Pool(workers, initializer=_init_worker, initargs=(mapping, entity)) as pool:
+        tuples = ((r.position, r.data, r.raw, r.error) for r in rows)
+        while batch := list(itertools.islice(tuples, WORKER_BATCH)):
+            in_flight.append(pool.apply_async(_prepare_batch, (batch,)))
+            # A bounded pipeline keeps memory flat however large the file is.
+            while len(in_flight) > workers * 3:
+                yield from in_flight.popleft().get()
+        while in_flight:
+            yield from in_flight.popleft().get()
+
 
 @dataclass(slots=True)
 class FileIngestResult:
@@ -433,11 +497,13 @@ def ingest_file(
     chunk_size: int = 5000,
     progress: ProgressCallback | None = None,
     keep_rejections: int = 100,
+    workers: int = 1,
 ) -> FileIngestResult:
     """Stream a CSV or JSON-lines file into the hub, committing once per chunk.
 
-    Memory stays flat: only one chunk is held at a time. The first ``keep_rejections``
-    rejections are returned for display; all are stored in ``rejected_record``.
+    Memory stays flat: only one chunk (and, with ``workers`` > 1, a bounded number of row
+    batches in flight) is held at a time. The first ``keep_rejections`` rejections are
+    returned for display; all are stored in ``rejected_record``.
     """
     entity = EntityType(entity_type)
     compiled = compile_entity(mapping, entity)
@@ -477,8 +543,13 @@ def ingest_file(
         rejections.clear()
         seen.clear()
 
+    items = (
+        prepare_in_workers(mapping, entity, tracked_rows(), workers)
+        if workers > 1
+        else prepare_rows(compiled, tracked_rows())
+    )
     try:
-        for item in prepare_rows(compiled, tracked_rows()):
+        for item in items:
             if isinstance(item, Rejection):
                 rejections.append(item)
             else:

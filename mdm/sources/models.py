@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -55,7 +56,9 @@ class SourceRecord(Base):
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    last_batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id"), nullable=True)
+    # Batch IDs on the two hot tables are plain numbers, not foreign keys: a key check per
+    # row would double the cost of a bulk load for bookkeeping that nothing depends on.
+    last_batch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # The version matching last looked at; below ``version`` means the record waits to be
     # matched, which is how a load and the match stage hand work to each other.
     matched_version: Mapped[int] = mapped_column(Integer, default=0)
@@ -75,4 +78,4 @@ class SourceRecordVersion(Base):
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     deleted: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id"), nullable=True)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

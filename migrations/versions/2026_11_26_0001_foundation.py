@@ -71,9 +71,8 @@ def upgrade() -> None:
     sa.Column('canonical', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('last_batch_id', sa.BigInteger(), nullable=True),
     sa.Column('matched_version', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['last_batch_id'], ['ingest_batch.id'], name=op.f('fk_source_record_last_batch_id_ingest_batch')),
     sa.ForeignKeyConstraint(['source_system_id'], ['source_system.id'], name=op.f('fk_source_record_source_system_id_source_system')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_source_record')),
     sa.UniqueConstraint('source_system_id', 'entity_type', 'source_id', name=op.f('uq_source_record_source_system_id_entity_type_source_id'))
@@ -90,8 +89,7 @@ def upgrade() -> None:
     sa.Column('canonical', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.ForeignKeyConstraint(['batch_id'], ['ingest_batch.id'], name=op.f('fk_source_record_version_batch_id_ingest_batch')),
+    sa.Column('batch_id', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['source_record_id'], ['source_record.id'], name=op.f('fk_source_record_version_source_record_id_source_record')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_source_record_version')),
     sa.UniqueConstraint('source_record_id', 'version', name=op.f('uq_source_record_version_source_record_id_version'))
