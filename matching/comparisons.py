@@ -1,0 +1,737 @@
+"""Vectorised field comparisons: record pairs in, a matrix of comparison levels out.
+
+Pairs are given as two integer arrays of row positions (left, right). Values are factorised
+into integer codes once per column, so exact tests are integer comparisons, and string
+similarities are computed once per *distinct* value pair with ``rapidfuzz.process.cpdist``
+(``workers=-1`` for large batches); no Python loop runs per pair.
+
+Multi-valued columns (tuples of phones, e-mails, ``namespace=value`` tax IDs, part numbers)
+become small code matrices (one row per record, at most :data:`MAX_VALUES` values), so
+"share a value" is a handful of vectorised equality tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from rapidfuzz import distance, fuzz, process
+from scipy import sparse
+
+from matching.spec import Comparison, Level, MatchSpec, Scorer
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+MAX_VALUES = 4
+_PARALLEL_FROM = 2000
+
+_SIMILARITY: dict[str, tuple[Callable[..., float], float]] = {
+    "jaro_winkler": (distance.JaroWinkler.normalized_similarity, 1.0),
+    "jaro": (distance.Jaro.normalized_similarity, 1.0),
+    "levenshtein": (distance.Levenshtein.normalized_similarity, 1.0),
+    "damerau_levenshtein": (distance.DamerauLevenshtein.normalized_similarity, 1.0),
+    "indel": (distance.Indel.normalized_similarity, 1.0),
+    "token_set_ratio": (fuzz.token_set_ratio, 100.0),
+    "token_sort_ratio": (fuzz.token_sort_ratio, 100.0),
+    "partial_ratio": (fuzz.partial_ratio, 100.0),
+    "ratio": (fuzz.ratio, 100.0),
+}
+_DISTANCE: dict[str, Callable[..., int]] = {
+    "levenshtein": distance.Levenshtein.distance,
+    "damerau_levenshtein": distance.DamerauLevenshtein.distance,
+}
+
+
+def similarity(
+    scorer: Scorer, a: list[str], b: list[str], cutoff: float | None = None
+) -> FloatArray:
+    """Return the element-wise similarity (0..1) of two equally long string lists.
+
+    >>> similarity("jaro_winkler", ["martha", "abc"], ["marhta", "xyz"]).round(3).tolist()
+    [0.961, 0.0]
+    """
+    fn, scale = _SIMILARITY[scorer]
+    if not a:
+        return np.zeros(0)
+    workers = -1 if len(a) >= _PARALLEL_FROM else 1
+    # Below the cutoff the exact value does not matter: rapidfuzz then returns 0 early.
+    out = process.cpdist(
+        a,
+        b,
+        scorer=fn,
+        workers=workers,
+        dtype=np.float64,
+        score_cutoff=None if cutoff is None else cutoff * scale,
+    )
+    return np.asarray(out, dtype=np.float64) / scale
+
+
+def edit_distance(
+    scorer: Scorer, a: list[str], b: list[str], cutoff: int | None = None
+) -> FloatArray:
+    """Return the element-wise edit distance of two equally long string lists.
+
+    >>> edit_distance("damerau_levenshtein", ["1804974", "ab"], ["1809474", "ba"]).tolist()
+    [1.0, 1.0]
+    """
+    if scorer not in _DISTANCE:
+        raise ValueError(f"{scorer} is not an edit distance")
+    if not a:
+        return np.zeros(0)
+    workers = -1 if len(a) >= _PARALLEL_FROM else 1
+    # Beyond the cutoff rapidfuzz stops early and returns cutoff + 1.
+    out = process.cpdist(
+        a, b, scorer=_DISTANCE[scorer], workers=workers, dtype=np.int32, score_cutoff=cutoff
+    )
+    return np.asarray(out, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- column codes
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarCodes:
+    """Integer codes of one column on both sides, over one shared list of distinct values."""
+
+    left: IntArray
+    right: IntArray
+    uniques: npt.NDArray[np.object_]
+
+
+class Columns:
+    """Column arrays of a few records: a light stand-in for a DataFrame.
+
+    The single-record path scores one record against tens of candidates; building and
+    indexing a DataFrame would cost more than the comparisons themselves.
+
+    >>> cols = Columns([{"id": "a", "n": "x"}, {"id": "b"}])
+    >>> len(cols), cols["n"].tolist(), "n" in cols.columns
+    (2, ['x', None], True)
+    """
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self._records = records
+        self._cache: dict[str, npt.NDArray[np.object_]] = {}
+        # Codes of (right frame, column, other column): rules re-read compared columns.
+        self.memo: dict[tuple[int, str, str | None, str], Any] = {}
+        self.columns: frozenset[str] = frozenset().union(*records) if records else frozenset()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, column: str) -> npt.NDArray[np.object_]:
+        if column not in self._cache:
+            arr = np.empty(len(self._records), dtype=object)
+            arr[:] = [r.get(column) for r in self._records]
+            self._cache[column] = arr
+        return self._cache[column]
+
+
+Frame = pd.DataFrame | Columns
+
+
+def column_values(frame: Frame, column: str) -> npt.NDArray[np.object_]:
+    """A column as an object array (all ``None`` when the frame lacks it).
+
+    >>> column_values(pd.DataFrame({"a": [1]}), "b").tolist()
+    [None]
+    """
+    if column not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    if isinstance(frame, Columns):
+        return frame[column]
+    return frame[column].to_numpy(dtype=object)
+
+
+_column = column_values
+_SMALL = 512
+
+
+def factorize(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[np.object_]]:
+    """Integer codes (-1 for missing) and the distinct values, in order of appearance.
+
+    Small inputs use a dict (pandas' set-up cost dominates there), large ones pandas.
+
+    >>> codes, uniques = factorize(["b", None, "a", "b", float("nan")])
+    >>> codes.tolist(), uniques.tolist()
+    ([0, -1, 1, 0, -1], ['b', 'a'])
+    """
+    if len(values) > _SMALL:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+        return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    seen: dict[Any, int] = {}
+    out = np.empty(len(values), dtype=np.int64)
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and v != v):  # noqa: PLR0124 - NaN
+            out[i] = -1
+        else:
+            out[i] = seen.setdefault(v, len(seen))
+    uniq = np.empty(len(seen), dtype=object)
+    uniq[:] = list(seen)
+    return out, uniq
+
+
+def scalar_codes(
+    left: Frame, right: Frame | None, column: str, other: str | None = None
+) -> ScalarCodes:
+    """Factorise a column of both frames into shared codes (-1 = missing).
+
+    With ``other`` the right side reads that column instead (used for swapped fields).
+
+    >>> frame = pd.DataFrame({"c": ["a", None, "b", "a"]})
+    >>> sc = scalar_codes(frame, None, "c")
+    >>> sc.left.tolist(), sc.uniques.tolist()
+    ([0, -1, 1, 0], ['a', 'b'])
+    """
+    if isinstance(left, Columns):
+        key = (id(right), column, other, "scalar")
+        if key not in left.memo:
+            left.memo[key] = _scalar_codes(left, right, column, other)
+        return cast("ScalarCodes", left.memo[key])
+    return _scalar_codes(left, right, column, other)
+
+
+def _scalar_codes(left: Frame, right: Frame | None, column: str, other: str | None) -> ScalarCodes:
+    lv = _column(left, column)
+    if right is None and other is None:
+        codes, uniques = factorize(lv)
+        return ScalarCodes(codes, codes, uniques)
+    rframe = left if right is None else right
+    rv = _column(rframe, other or column)
+    codes, uniques = factorize(np.concatenate([lv, rv]))
+    return ScalarCodes(codes[: len(lv)], codes[len(lv) :], uniques)
+
+
+@dataclass(frozen=True, slots=True)
+class MultiCodes:
+    """Code matrices (records x :data:`MAX_VALUES`, -1 padded) of a multi-valued column."""
+
+    left: IntArray
+    right: IntArray
+    left_ns: IntArray
+    right_ns: IntArray
+    uniques: npt.NDArray[np.object_]
+
+
+def _explode(values: npt.NDArray[np.object_]) -> tuple[IntArray, list[Any]]:
+    if len(values) > _SMALL:
+        series = pd.Series(values, dtype=object).explode()
+        series = series[series.notna()]
+        if not len(series):
+            return np.zeros(0, dtype=np.int64), []
+        rows_all = series.index.to_numpy(dtype=np.int64)
+        position = series.groupby(level=0).cumcount().to_numpy()
+        keep = position < MAX_VALUES
+        return rows_all[keep], series.to_numpy(dtype=object)[keep].tolist()
+    rows: list[int] = []
+    flat: list[Any] = []
+    for i, v in enumerate(values):
+        if isinstance(v, tuple | list):
+            for item in v[:MAX_VALUES]:
+                rows.append(i)
+                flat.append(item)
+        elif v is not None and not (isinstance(v, float) and math.isnan(v)):
+            rows.append(i)
+            flat.append(v)
+    return np.asarray(rows, dtype=np.int64), flat
+
+
+def multi_codes(left: Frame, right: Frame | None, column: str) -> MultiCodes:
+    """Turn a multi-valued column of both frames into padded code matrices.
+
+    Values of the form ``namespace=value`` also get namespace codes (for conflict tests).
+
+    >>> frame = pd.DataFrame({"p": [("+491", "+492"), (), ("+492",)]})
+    >>> mc = multi_codes(frame, None, "p")
+    >>> mc.left.tolist()
+    [[0, 1, -1, -1], [-1, -1, -1, -1], [1, -1, -1, -1]]
+    """
+    if isinstance(left, Columns):
+        key = (id(right), column, None, "multi")
+        if key not in left.memo:
+            left.memo[key] = _multi_codes(left, right, column)
+        return cast("MultiCodes", left.memo[key])
+    return _multi_codes(left, right, column)
+
+
+def _multi_codes_small(
+    lv: npt.NDArray[np.object_], rv: npt.NDArray[np.object_] | None
+) -> MultiCodes:
+    """The same matrices filled with dicts: numpy set-up dominates for a few records."""
+    seen: dict[Any, int] = {}
+    namespaces: dict[str, int] = {}
+
+    def fill(values: npt.NDArray[np.object_]) -> tuple[IntArray, IntArray]:
+        mat = np.full((len(values), MAX_VALUES), -1, dtype=np.int64)
+        ns = np.full((len(values), MAX_VALUES), -1, dtype=np.int64)
+        for i, v in enumerate(values.tolist()):
+            items = v if isinstance(v, tuple | list) else (() if v is None else (v,))
+            for j, item in enumerate(items[:MAX_VALUES]):
+                mat[i, j] = seen.setdefault(item, len(seen))
+                text = str(item)
+                ns[i, j] = namespaces.setdefault(
+                    text.split("=", 1)[0] if "=" in text else "", len(namespaces)
+                )
+        return mat, ns
+
+    lmat, lns = fill(lv)
+    rmat, rns = (lmat, lns) if rv is None else fill(rv)
+    uniques = np.empty(len(seen), dtype=object)
+    uniques[:] = list(seen)
+    return MultiCodes(lmat, rmat, lns, rns, uniques)
+
+
+def _multi_codes(left: Frame, right: Frame | None, column: str) -> MultiCodes:
+    lv = _column(left, column)
+    rv = lv if right is None else _column(right, column)
+    if len(lv) + (0 if right is None else len(rv)) <= _SMALL:
+        return _multi_codes_small(lv, None if right is None else rv)
+    l_rows, l_flat = _explode(lv)
+    r_rows, r_flat = ([], []) if right is None else _explode(rv)
+    codes, uniques = factorize(l_flat + list(r_flat))
+    ns_all = [str(u).split("=", 1)[0] if "=" in str(u) else "" for u in uniques]
+    ns_of, _ = factorize(ns_all)
+
+    def matrix(n: int, rows: Any, cds: IntArray) -> tuple[IntArray, IntArray]:
+        mat = np.full((n, MAX_VALUES), -1, dtype=np.int64)
+        ns = np.full((n, MAX_VALUES), -1, dtype=np.int64)
+        rows_arr = np.asarray(rows, dtype=np.int64)
+        if len(rows_arr):
+            # Position of each value within its record: running count per row.
+            starts = np.r_[0, np.flatnonzero(np.diff(rows_arr)) + 1]
+            pos = np.arange(len(rows_arr)) - np.repeat(
+                starts, np.diff(np.r_[starts, len(rows_arr)])
+            )
+            mat[rows_arr, pos] = cds
+            ns[rows_arr, pos] = ns_of[cds]
+        return mat, ns
+
+    codes = codes.astype(np.int64)
+    lmat, lns = matrix(len(lv), l_rows, codes[: len(l_flat)])
+    if right is None:
+        return MultiCodes(lmat, lmat, lns, lns, np.asarray(uniques))
+    rmat, rns = matrix(len(rv), r_rows, codes[len(l_flat) :])
+    return MultiCodes(lmat, rmat, lns, rns, np.asarray(uniques))
+
+
+def multi_overlap(a: IntArray, b: IntArray) -> BoolArray:
+    """Row-wise "share a value" of two padded code matrices.
+
+    >>> multi_overlap(np.array([[1, 2], [3, -1]]), np.array([[2, -1], [-1, -1]])).tolist()
+    [True, False]
+    """
+    out = np.zeros(len(a), dtype=bool)
+    for i in range(a.shape[1]):
+        ai = a[:, i]
+        valid = ai >= 0
+        for j in range(b.shape[1]):
+            out |= valid & (ai == b[:, j])
+    return out
+
+
+def multi_conflict(a: IntArray, b: IntArray, a_ns: IntArray, b_ns: IntArray) -> BoolArray:
+    """Row-wise: some namespace present on both sides, with no value in common there.
+
+    >>> a = np.array([[0, -1]]); b = np.array([[1, -1]]); ns = np.array([[0, -1]])
+    >>> multi_conflict(a, b, ns, ns).tolist()
+    [True]
+    """
+    same_ns_diff = np.zeros(len(a), dtype=bool)
+    agree = np.zeros(len(a), dtype=bool)
+    for i in range(a.shape[1]):
+        valid = a[:, i] >= 0
+        for j in range(b.shape[1]):
+            ns_eq = valid & (a_ns[:, i] == b_ns[:, j]) & (b[:, j] >= 0)
+            same = a[:, i] == b[:, j]
+            same_ns_diff |= ns_eq & ~same
+            agree |= ns_eq & same
+    return same_ns_diff & ~agree
+
+
+def multi_present(mat: IntArray) -> BoolArray:
+    """Row-wise: the record has at least one value.
+
+    >>> multi_present(np.array([[-1, -1], [4, -1]])).tolist()
+    [False, True]
+    """
+    return np.asarray((mat >= 0).any(axis=1), dtype=bool)
+
+
+# --------------------------------------------------------------------------- IDF token cosine
+
+
+@dataclass(frozen=True, slots=True)
+class IdfTable:
+    """Document frequencies of tokens in one column (tokens seen once are not stored)."""
+
+    n_docs: int
+    doc_freq: Mapping[str, int]
+
+    def weight(self, token: str) -> float:
+        """Inverse document frequency of ``token`` (unseen tokens count as seen once).
+
+        >>> IdfTable(100, {"gmbh": 50}).weight("gmbh") < IdfTable(100, {}).weight("x")
+        True
+        """
+        df = self.doc_freq.get(token, 1)
+        return math.log((1 + self.n_docs) / (1 + df)) + 1.0
+
+
+def build_idf(values: npt.NDArray[np.object_], max_tokens: int = 100_000) -> IdfTable:
+    """Count in how many values each token occurs.
+
+    >>> build_idf(np.array(["acme tools", "acme", None], dtype=object)).doc_freq
+    {'acme': 2}
+    """
+    counts: dict[str, int] = {}
+    n = 0
+    for value, count in pd.Series(values, dtype=object).value_counts(dropna=True).items():
+        n += int(count)
+        for token in set(str(value).split()):
+            counts[token] = counts.get(token, 0) + int(count)
+    kept = sorted(((t, c) for t, c in counts.items() if c > 1), key=lambda tc: -tc[1])
+    return IdfTable(n_docs=max(n, 1), doc_freq=dict(kept[:max_tokens]))
+
+
+def _idf_matrix(uniques: npt.NDArray[np.object_], table: IdfTable) -> sparse.csr_matrix:
+    token_lists = [list(dict.fromkeys(str(v).split())) for v in uniques.tolist()]
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    flat = [t for tokens in token_lists for t in tokens]
+    codes, vocab = pd.factorize(np.asarray([*flat, ""], dtype=object)[:-1])
+    weights = np.fromiter((table.weight(t) for t in vocab), dtype=np.float64, count=len(vocab))
+    data = weights[codes] if len(codes) else np.zeros(0)
+    rows = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(token_lists)))
+    data = data / np.where(norms > 0, norms, 1.0)[rows]
+    indptr = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    return sparse.csr_matrix(
+        (data, codes.astype(np.int64), indptr), shape=(len(token_lists), max(len(vocab), 1))
+    )
+
+
+def _idf_cosine_small(
+    uniques: npt.NDArray[np.object_], a: IntArray, b: IntArray, table: IdfTable
+) -> FloatArray:
+    """The same cosine with dicts: for a handful of pairs, sparse matrices cost more."""
+    vectors: dict[int, dict[str, float]] = {}
+
+    def vector(k: int) -> dict[str, float]:
+        if k not in vectors:
+            weights = {t: table.weight(t) for t in set(str(uniques[k]).split())}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            vectors[k] = {t: w / norm for t, w in weights.items()}
+        return vectors[k]
+
+    out = np.empty(len(a), dtype=np.float64)
+    for i, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        va, vb = vector(x), vector(y)
+        out[i] = sum(w * vb.get(t, 0.0) for t, w in va.items())
+    return out
+
+
+def idf_cosine(
+    uniques: npt.NDArray[np.object_], a: IntArray, b: IntArray, table: IdfTable
+) -> FloatArray:
+    """IDF-weighted token cosine between distinct values ``uniques[a]`` and ``uniques[b]``.
+
+    A shared rare token (a model number) says much, a shared common word little.
+
+    >>> u = np.array(["sony wh1000xm4 headphones", "wh1000xm4 black", "sony tv"], dtype=object)
+    >>> t = IdfTable(1000, {"sony": 200, "headphones": 100, "black": 300, "tv": 50})
+    >>> idf_cosine(u, np.array([0, 0]), np.array([1, 2]), t).round(2).tolist()
+    [0.83, 0.17]
+    """
+    if len(a) == 0:
+        return np.zeros(0)
+    if len(a) <= _SMALL:
+        return _idf_cosine_small(uniques, a, b, table)
+    mat = _idf_matrix(uniques, table)
+    return np.asarray(mat[a].multiply(mat[b]).sum(axis=1), dtype=np.float64).ravel()
+
+
+# --------------------------------------------------------------------------- levels
+
+
+def _unique_pairs(a: IntArray, b: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Distinct (a, b) code pairs and, per input pair, the index of its distinct pair."""
+    base = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    key = a * base + b
+    if len(key) <= _SMALL:
+        uniq_small, inverse_small = np.unique(key, return_inverse=True)
+        return uniq_small // base, uniq_small % base, inverse_small.astype(np.int64)
+    # Hash-based factorize is linear; np.unique would sort.
+    inverse, uniq = pd.factorize(key)
+    uniq_arr = np.asarray(uniq, dtype=np.int64)
+    return uniq_arr // base, uniq_arr % base, inverse.astype(np.int64)
+
+
+class _PairScores:
+    """Scores of the distinct value pairs of one comparison, computed once per scorer."""
+
+    def __init__(
+        self,
+        comparison: Comparison,
+        codes: ScalarCodes,
+        *,
+        a: IntArray,
+        b: IntArray,
+        work: IntArray,
+        idf: IdfTable | None,
+    ) -> None:
+        self.comparison = comparison
+        self.codes = codes
+        self.work = work
+        self.idf = idf
+        self.ua, self.ub, self.inverse = _unique_pairs(a[work], b[work])
+        self._strings: tuple[list[str], list[str]] | None = None
+        self._cache: dict[tuple[str, str | None], FloatArray] = {}
+
+    def strings(self) -> tuple[list[str], list[str]]:
+        if self._strings is None:
+            # Columns compared by string scorers hold strings already.
+            self._strings = (
+                self.codes.uniques[self.ua].tolist(),
+                self.codes.uniques[self.ub].tolist(),
+            )
+        return self._strings
+
+    def scores(self, level: Level) -> FloatArray:
+        """Score of each work pair for this level's scorer (shared by levels alike)."""
+        key = (level.kind, level.scorer)
+        if key not in self._cache:
+            alike = [
+                lv.threshold
+                for lv in self.comparison.levels
+                if (lv.kind, lv.scorer) == key and lv.threshold is not None
+            ]
+            if level.kind == "idf":
+                uniq = idf_cosine(self.codes.uniques, self.ua, self.ub, self.idf or IdfTable(1, {}))
+            elif level.kind == "distance":
+                assert level.scorer is not None
+                uniq = edit_distance(level.scorer, *self.strings(), cutoff=int(max(alike)))
+            else:
+                assert level.scorer is not None
+                uniq = similarity(level.scorer, *self.strings(), cutoff=min(alike))
+            self._cache[key] = uniq[self.inverse]
+        return self._cache[key]
+
+
+def _date_days(uniques: npt.NDArray[np.object_]) -> FloatArray:
+    parsed = pd.to_datetime(pd.Series(uniques, dtype=object), format="%Y%m%d", errors="coerce")
+    days = (parsed - pd.Timestamp("1900-01-01")).dt.days
+    return np.asarray(days.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def _transposed(uniques: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    return np.asarray(
+        [
+            f"{v[:4]}{v[6:8]}{v[4:6]}" if isinstance(v, str) and len(v) == 8 else None
+            for v in uniques
+        ],
+        dtype=object,
+    )
+
+
+@dataclass(slots=True)
+class ComparisonOutcome:
+    """Level per pair for one comparison, and the codes needed for TF adjustments."""
+
+    levels: npt.NDArray[np.int8]
+    left_codes: IntArray | None
+    uniques: npt.NDArray[np.object_] | None
+
+
+def compare(
+    comparison: Comparison,
+    left: Frame,
+    right: Frame | None,
+    li: IntArray,
+    ri: IntArray,
+    *,
+    multi: bool,
+    idf: IdfTable | None = None,
+) -> ComparisonOutcome:
+    """Assign each pair its level index for one comparison (first level that holds wins).
+
+    >>> from matching.spec import Level
+    >>> comp = Comparison(name="n", column="n", levels=(
+    ...     Level(label="null", kind="null"), Level(label="exact", kind="exact"),
+    ...     Level(label="jw", kind="fuzzy", scorer="jaro_winkler", threshold=0.9),
+    ...     Level(label="else", kind="else")))
+    >>> frame = pd.DataFrame({"n": ["martha", "marhta", None, "zoe"]})
+    >>> pairs = np.array([0, 0, 0, 1]), np.array([0, 1, 2, 3])
+    >>> compare(comp, frame, None, *pairs, multi=False).levels.tolist()
+    [1, 2, 0, 3]
+    """
+    n = len(li)
+    else_idx = len(comparison.levels) - 1
+    levels = np.full(n, else_idx, dtype=np.int8)
+    decided = np.zeros(n, dtype=bool)
+    if multi:
+        mc = multi_codes(left, right, comparison.column)
+        a_mat, b_mat = mc.left[li], mc.right[ri]
+        null = ~multi_present(a_mat) | ~multi_present(b_mat)
+        levels[null] = 0
+        decided |= null
+        for k, level in enumerate(comparison.levels[1:-1], start=1):
+            if level.column and level.kind in {"overlap", "exact"}:
+                other = multi_codes(left, right, level.column)
+                hit = ~decided & multi_overlap(other.left[li], other.right[ri])
+            elif level.kind in {"overlap", "exact"}:
+                hit = ~decided & multi_overlap(a_mat, b_mat)
+            elif level.kind == "fuzzy":
+                hit = ~decided & _multi_fuzzy(level, mc, a_mat, b_mat, decided)
+            else:
+                raise ValueError(
+                    f"level kind {level.kind} does not apply to multi-valued "
+                    f"column {comparison.column}"
+                )
+            levels[hit] = k
+            decided |= hit
+        return ComparisonOutcome(levels, None, None)
+
+    codes = scalar_codes(left, right, comparison.column)
+    a, b = codes.left[li], codes.right[ri]
+    null = (a < 0) | (b < 0)
+    levels[null] = 0
+    decided |= null
+    values_days: FloatArray | None = None
+    pair_scores: _PairScores | None = None
+    for k, level in enumerate(comparison.levels[1:-1], start=1):
+        todo = ~decided
+        if not todo.any():
+            break
+        hit = np.zeros(n, dtype=bool)
+        if level.kind == "exact":
+            hit = todo & (a == b)
+        elif level.kind in {"fuzzy", "distance", "idf"}:
+            if pair_scores is None:
+                pair_scores = _PairScores(
+                    comparison, codes, a=a, b=b, work=np.flatnonzero(~null & (a != b)), idf=idf
+                )
+            scores = pair_scores.scores(level)
+            assert level.threshold is not None
+            ok = (
+                scores <= level.threshold
+                if level.kind == "distance"
+                else (scores >= level.threshold - 1e-9)
+            )
+            hit[pair_scores.work[ok]] = True
+            hit &= todo
+        elif level.kind == "numeric":
+            vals = np.asarray(codes.uniques, dtype=np.float64)
+            idx = np.flatnonzero(todo)
+            x, y = vals[a[idx]], vals[b[idx]]
+            denom = np.maximum(np.maximum(np.abs(x), np.abs(y)), 1e-12)
+            assert level.threshold is not None
+            hit[idx[np.abs(x - y) / denom <= level.threshold]] = True
+        elif level.kind == "date":
+            idx = np.flatnonzero(todo)
+            if level.transposed:
+                # Code of each value's day-month swap within the same code space (-1: none).
+                swapped = pd.Index(codes.uniques).get_indexer(pd.Index(_transposed(codes.uniques)))
+                sw = swapped[a[idx]]
+                ok = (sw >= 0) & (sw == b[idx]) & (a[idx] != b[idx])
+                hit[idx[ok]] = True
+            else:
+                if values_days is None:
+                    values_days = _date_days(codes.uniques)
+                assert level.threshold is not None
+                diff = np.abs(values_days[a[idx]] - values_days[b[idx]])
+                hit[idx[diff <= level.threshold]] = True
+        elif level.kind == "swap":
+            assert level.other_column is not None
+            cross = scalar_codes(left, right, comparison.column, level.other_column)
+            back = scalar_codes(left, right, level.other_column, comparison.column)
+            # Both cross tests must hold: given(l) = surname(r) and surname(l) = given(r).
+            x1 = cross.uniques[cross.left[li]]
+            y1 = cross.uniques[cross.right[ri]]
+            x2 = back.uniques[back.left[li]]
+            y2 = back.uniques[back.right[ri]]
+            ok = (
+                (cross.left[li] >= 0)
+                & (cross.right[ri] >= 0)
+                & (back.left[li] >= 0)
+                & (back.right[ri] >= 0)
+            )
+            hit = todo & ok & (x1 == y1) & (x2 == y2)
+        elif level.kind == "overlap":
+            hit = todo & (a == b)
+        levels[hit] = k
+        decided |= hit
+    return ComparisonOutcome(levels, a, codes.uniques)
+
+
+def _multi_fuzzy(
+    level: Level, mc: MultiCodes, a_mat: IntArray, b_mat: IntArray, decided: BoolArray
+) -> BoolArray:
+    best = np.zeros(len(a_mat))
+    assert level.scorer is not None
+    assert level.threshold is not None
+    for i in range(MAX_VALUES):
+        for j in range(MAX_VALUES):
+            ok = np.flatnonzero(~decided & (a_mat[:, i] >= 0) & (b_mat[:, j] >= 0))
+            if len(ok) == 0:
+                continue
+            sa = [str(v) for v in mc.uniques[a_mat[ok, i]]]
+            sb = [str(v) for v in mc.uniques[b_mat[ok, j]]]
+            best[ok] = np.maximum(best[ok], similarity(level.scorer, sa, sb))
+    return best >= level.threshold - 1e-9
+
+
+def multi_columns(spec: MatchSpec) -> frozenset[str]:
+    """Names of the standardised columns that hold tuples of values.
+
+    >>> from matching.spec import default_customer_spec
+    >>> sorted(multi_columns(default_customer_spec()))
+    ['emails', 'emails_domains', 'phones', 'tax_ids']
+    """
+    out: set[str] = set()
+    for std in spec.standardisers:
+        if std.kind in {"phone", "email", "tax_id"}:
+            out.add(std.column)
+        if std.kind == "email":
+            out.add(f"{std.column}_domains")
+        if std.kind == "part_number":
+            out.add(f"{std.column}_all")
+    return frozenset(out)
+
+
+def compare_all(
+    spec: MatchSpec,
+    left: Frame,
+    right: Frame | None,
+    li: IntArray,
+    ri: IntArray,
+    *,
+    idf_tables: Mapping[str, IdfTable] | None = None,
+) -> tuple[npt.NDArray[np.int8], list[ComparisonOutcome]]:
+    """Compute the level matrix (pairs x comparisons) for every comparison of ``spec``.
+
+    >>> from matching.spec import person_spec
+    >>> frame = pd.DataFrame({"id": ["a", "b"], "given_name": ["ann", "ann"],
+    ...                       "surname": ["lee", "li"]})
+    >>> spec = person_spec(fields=("given_name", "surname"))
+    >>> compare_all(spec, frame, None, np.array([0]), np.array([1]))[0].tolist()
+    [[1, 6]]
+    """
+    multi = multi_columns(spec)
+    outcomes = [
+        compare(
+            c, left, right, li, ri, multi=c.column in multi, idf=(idf_tables or {}).get(c.column)
+        )
+        for c in spec.comparisons
+    ]
+    matrix = (
+        np.column_stack([o.levels for o in outcomes]).astype(np.int8)
+        if outcomes
+        else np.zeros((len(li), 0), dtype=np.int8)
+    )
+    return matrix, outcomes

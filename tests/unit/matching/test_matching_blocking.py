@@ -1,0 +1,137 @@
+"""Blocking keys and candidate pairs on hand-counted tiny data sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import matching as m
+from matching.spec import BlockingRule, KeyPart, MatchSpec, Standardiser, person_spec
+
+PEOPLE = [
+    # id, given, surname, dob, postcode
+    ("a", "ann", "lee", "19800101", "2000"),
+    ("b", "ann", "lee", "19800101", "2001"),
+    ("c", "anne", "lee", "19800101", "2000"),
+    ("d", "bob", "ray", "19700505", "3000"),
+    ("e", "bob", "ray", None, "3000"),
+    ("f", "cy", "kim", "19600606", None),
+]
+
+
+def people_spec(max_block_size: int = 200) -> MatchSpec:
+    base = person_spec(fields=("given_name", "surname", "date_of_birth", "postcode"))
+    return base.model_copy(
+        update={
+            "blocking_rules": (
+                BlockingRule(
+                    name="dob",
+                    parts=(KeyPart(column="date_of_birth"),),
+                    max_block_size=max_block_size,
+                ),
+                BlockingRule(
+                    name="name", parts=(KeyPart(column="given_name"), KeyPart(column="surname"))
+                ),
+                BlockingRule(name="postcode", parts=(KeyPart(column="postcode"),)),
+            )
+        }
+    )
+
+
+def frame() -> pd.DataFrame:
+    rows = [
+        dict(zip(("id", "given_name", "surname", "date_of_birth", "postcode"), p, strict=True))
+        for p in PEOPLE
+    ]
+    return m.standardise(rows, people_spec())
+
+
+def pair_ids(result: m.BlockingResult, std: pd.DataFrame, other: pd.DataFrame | None = None):
+    right = std if other is None else other
+    return sorted(
+        zip(std["id"].to_numpy()[result.left], right["id"].to_numpy()[result.right], strict=True)
+    )
+
+
+def test_dedupe_pairs_hand_counted() -> None:
+    # dob 19800101: a,b,c -> ab ac bc; name ann|lee: ab; bob|ray: de; postcode 2000: ac,
+    # 3000: de. Union: ab, ac, bc, de = 4 of 15 possible pairs.
+    std = frame()
+    result = m.candidate_pairs(std, people_spec())
+    assert pair_ids(result, std) == [("a", "b"), ("a", "c"), ("b", "c"), ("d", "e")]
+    assert result.pairs_per_rule == {"dob": 3, "name": 2, "postcode": 2}
+    assert result.total_pairs == 15
+    assert abs(result.reduction_ratio - (1 - 4 / 15)) < 1e-12
+    # a-b was found by dob and name (bits 0 and 1), d-e by name and postcode (bits 1, 2).
+    masks = dict(zip(pair_ids(result, std), result.rule_mask.tolist(), strict=True))
+    assert masks[("a", "b")] == 0b011
+    assert masks[("d", "e")] == 0b110
+    assert result.found_by("postcode").sum() == 2
+
+
+def test_oversized_key_is_capped_and_reported() -> None:
+    std = frame()
+    result = m.candidate_pairs(std, people_spec(max_block_size=2))
+    assert [(c.rule, c.key, c.size) for c in result.capped] == [("dob", "19800101", 3)]
+    # Without the dob block: ab (name), ac (postcode), de.
+    assert pair_ids(result, std) == [("a", "b"), ("a", "c"), ("d", "e")]
+
+
+def test_link_mode_only_pairs_across_frames() -> None:
+    std = frame()
+    left, right = std.iloc[:3].reset_index(drop=True), std.iloc[3:].reset_index(drop=True)
+    extra = pd.DataFrame(
+        [
+            {
+                "id": "z",
+                "given_name": "ann",
+                "surname": "lee",
+                "date_of_birth": None,
+                "postcode": None,
+            }
+        ]
+    )
+    right = pd.concat([right, extra], ignore_index=True)
+    result = m.candidate_pairs(left, people_spec(), other=right)
+    # Only z (ann lee) shares a key with the left side, with a and b; never a-b itself.
+    assert pair_ids(result, left, right) == [("a", "z"), ("b", "z")]
+    assert result.total_pairs == 3 * 4
+
+
+def test_blocking_keys_of_one_record_match_batch_pairs() -> None:
+    spec = people_spec()
+    std = frame()
+    keys = {
+        i: set(m.blocking_keys(r, spec))
+        for i, r in zip(std["id"], std.to_dict("records"), strict=True)
+    }
+    result = m.candidate_pairs(std, spec)
+    for a, b in pair_ids(result, std):
+        assert keys[a] & keys[b]
+    ids = list(keys)
+    pairs = set(pair_ids(result, std))
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            assert bool(keys[a] & keys[b]) == ((a, b) in pairs)
+
+
+def test_multi_valued_keys_one_per_value() -> None:
+    spec = m.MatchSpec(
+        name="t",
+        entity_type="other",
+        standardisers=(Standardiser(field="phones", kind="phone", country_field="country"),),
+        blocking_rules=(BlockingRule(name="phone", parts=(KeyPart(column="phones"),)),),
+        comparisons=m.default_customer_spec().comparisons[8:9],
+    )
+    rows = [
+        {"id": "1", "country": "DE", "phones": ["030 1234567", "+49 40 7654321"]},
+        {"id": "2", "country": "DE", "phones": ["+49 40 765 4321"]},
+        {"id": "3", "country": "DE", "phones": []},
+    ]
+    std = m.standardise(rows, spec)
+    assert m.blocking_keys(std.iloc[0].to_dict(), spec) == [
+        ("phone", "+49301234567"),
+        ("phone", "+49407654321"),
+    ]
+    result = m.candidate_pairs(std, spec)
+    assert np.column_stack([result.left, result.right]).tolist() == [[0, 1]]

@@ -1,0 +1,124 @@
+"""Comparison levels, vectorised, against hand-worked expectations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from matching.comparisons import IdfTable, compare, multi_codes, multi_conflict
+from matching.spec import Comparison, Level, default_product_spec
+
+NULL = Level(label="null", kind="null")
+ELSE = Level(label="else", kind="else")
+
+
+def levels_of(
+    comp: Comparison,
+    values: list[object],
+    pairs: list[tuple[int, int]],
+    multi: bool = False,
+    idf: IdfTable | None = None,
+) -> list[int]:
+    frame = pd.DataFrame({comp.column: pd.Series(values, dtype=object)})
+    li = np.array([p[0] for p in pairs])
+    ri = np.array([p[1] for p in pairs])
+    return compare(comp, frame, None, li, ri, multi=multi, idf=idf).levels.tolist()
+
+
+def test_first_matching_level_wins_and_null_is_zero() -> None:
+    comp = Comparison(
+        name="n",
+        column="n",
+        levels=(
+            NULL,
+            Level(label="exact", kind="exact"),
+            Level(label="dl1", kind="distance", scorer="damerau_levenshtein", threshold=1),
+            Level(label="jw", kind="fuzzy", scorer="jaro_winkler", threshold=0.8),
+            ELSE,
+        ),
+    )
+    values = ["jonathan", "jonathan", "jonahtan", "johnathon", "zed", None]
+    pairs = [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5)]
+    # exact; one transposition; johnathon: 2 edits but jw 0.83 >= 0.8; else; null.
+    assert levels_of(comp, values, pairs) == [1, 2, 3, 4, 0]
+
+
+def test_date_levels_transposition_and_closeness() -> None:
+    comp = Comparison(
+        name="d",
+        column="d",
+        levels=(
+            NULL,
+            Level(label="exact", kind="exact"),
+            Level(label="swap", kind="date", transposed=True),
+            Level(label="month", kind="date", threshold=31),
+            ELSE,
+        ),
+    )
+    values = ["19800102", "19800201", "19800120", "19810102", "garbage"]
+    pairs = [(0, 1), (0, 2), (0, 3), (0, 4)]
+    assert levels_of(comp, values, pairs) == [2, 3, 4, 4]
+
+
+def test_numeric_relative_difference() -> None:
+    comp = default_product_spec().comparison("price")
+    values = [100.0, 104.0, 120.0, 200.0, None]
+    assert levels_of(comp, values, [(0, 1), (0, 2), (0, 3), (0, 4)]) == [1, 2, 3, 0]
+
+
+def test_swap_level_needs_both_crossings() -> None:
+    comp = Comparison(
+        name="g",
+        column="g",
+        levels=(
+            NULL,
+            Level(label="exact", kind="exact"),
+            Level(label="swap", kind="swap", other_column="s"),
+            ELSE,
+        ),
+    )
+    frame = pd.DataFrame({"g": ["ann", "lee", "lee"], "s": ["lee", "ann", "bob"]})
+    out = compare(comp, frame, None, np.array([0, 0]), np.array([1, 2]), multi=False)
+    assert out.levels.tolist() == [2, 3]
+
+
+def test_multi_valued_overlap_and_namespace_conflict() -> None:
+    frame = pd.DataFrame(
+        {
+            "t": [
+                ("DE:vat=DE1",),
+                ("DE:vat=DE2", "FR:vat=FR9"),
+                ("FR:vat=FR9",),
+                ("DE:vat=DE1", "DE:vat=DE3"),
+                (),
+            ]
+        }
+    )
+    comp = Comparison(
+        name="t", column="t", levels=(NULL, Level(label="same", kind="overlap"), ELSE)
+    )
+    pairs = [(0, 1), (1, 2), (0, 3), (0, 4)]
+    assert levels_of(comp, list(frame["t"]), pairs, multi=True) == [2, 1, 1, 0]
+    mc = multi_codes(frame, None, "t")
+    li, ri = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    conflict = multi_conflict(mc.left[li], mc.right[ri], mc.left_ns[li], mc.right_ns[ri])
+    # 0-1: two different German VAT numbers; 1-2 agree on the French one; 0-3 share DE1.
+    assert conflict.tolist() == [True, False, False, False]
+
+
+def test_idf_level_rewards_rare_shared_tokens() -> None:
+    comp = Comparison(
+        name="t", column="t", levels=(NULL, Level(label="hi", kind="idf", threshold=0.5), ELSE)
+    )
+    idf = IdfTable(10_000, {"sony": 3000, "black": 2500, "headphones": 800})
+    values = ["sony wh1000xm4 black", "wh1000xm4 headphones", "sony black headphones"]
+    # Sharing the rare model token passes; sharing two common words does not.
+    assert levels_of(comp, values, [(0, 1), (0, 2)], idf=idf) == [1, 2]
+
+
+def test_link_mode_codes_are_shared_across_frames() -> None:
+    comp = Comparison(name="n", column="n", levels=(NULL, Level(label="exact", kind="exact"), ELSE))
+    left = pd.DataFrame({"n": ["x", "y"]})
+    right = pd.DataFrame({"n": ["y", "x", None]})
+    out = compare(comp, left, right, np.array([0, 0, 1, 1]), np.array([0, 1, 0, 2]), multi=False)
+    assert out.levels.tolist() == [2, 1, 1, 0]

@@ -1,0 +1,104 @@
+"""Scoring, rules and explanations on the small customer world (roles and sites)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import matching as m
+
+
+def _scored(customers, model):
+    spec = model.spec
+    std = m.standardise(customers, spec)
+    return std, m.score(model, std, None, m.candidate_pairs(std, spec))
+
+
+def test_same_site_in_two_systems_matches_but_roles_and_sites_never_do(customers, customer_model):
+    std, scored = _scored(customers, customer_model)
+    entity = std["id"].map({r["id"]: r["entity_id"] for r in customers}).to_numpy()
+    same_entity = entity[scored.left] == entity[scored.right]
+    decisions = scored.decisions()
+    # Different golden records (a company vs its ship-to, two ship-tos) never auto-match.
+    assert not (decisions[~same_entity] == 2).any()
+    # The same site seen by ERP and CRM does, for nearly all of them.
+    assert (decisions[same_entity] == 2).mean() > 0.95
+    roles = std["role"].to_numpy()
+    cross_role = roles[scored.left] != roles[scored.right]
+    assert cross_role.any()
+    assert (scored.probability[cross_role] == 0).all()
+
+
+def test_explanation_lists_every_comparison_and_the_rules(customers, customer_model):
+    std, scored = _scored(customers, customer_model)
+    roles = std["role"].to_numpy()
+    i = int(np.flatnonzero(roles[scored.left] != roles[scored.right])[0])
+    exp = scored.explain(i)
+    assert [c.comparison for c in exp.comparisons] == [
+        c.name for c in customer_model.spec.comparisons
+    ]
+    assert "different_role" in exp.rules_fired
+    assert exp.cannot_link
+    assert exp.probability == 0.0
+    assert exp.decision == "no_match"
+    total = exp.prior_weight + sum(c.weight + c.tf_adjustment for c in exp.comparisons)
+    assert abs(total - exp.match_weight) < 1e-4
+    assert "different_role (cannot-link)" in exp.text()
+
+
+def test_must_link_and_cannot_link_on_tax_ids(customer_model):
+    spec = customer_model.spec
+    base = {"role": "legal_entity", "name": "Totally Different Name", "country": "DE"}
+    recs = [
+        {**base, "id": "1", "tax_ids": [{"scheme": "vat", "value": "DE136695976"}]},
+        {
+            **base,
+            "id": "2",
+            "name": "Other Thing",
+            "city": "Bonn",
+            "tax_ids": [{"scheme": "vat", "value": "136695976", "country": "DE"}],
+        },
+        {**base, "id": "3", "tax_ids": [{"scheme": "vat", "value": "DE129273398"}]},
+    ]
+    std = [m.standardise_record(r, spec) for r in recs]
+    out = {c.candidate_id: c for c in m.score_one(customer_model, std[0], std[1:])}
+    assert out["2"].must_link
+    assert out["2"].probability == 1.0
+    assert out["3"].cannot_link
+    assert out["3"].probability == 0.0
+    assert out["3"].explanation.match_weight > 0  # same name: the evidence is still shown
+
+
+def test_score_one_agrees_with_batch(customers, customer_model):
+    spec = customer_model.spec
+    std, scored = _scored(customers, customer_model)
+    records = std.to_dict("records")
+    first = int(scored.left[0])
+    partners = scored.right[scored.left == first]
+    batch = dict(
+        zip(
+            scored.right_ids[scored.left == first],
+            scored.match_weight[scored.left == first],
+            strict=True,
+        )
+    )
+    single = m.score_one(customer_model, records[first], [records[j] for j in partners])
+    assert len(single) == len(partners)
+    for cand in single:
+        assert abs(cand.match_weight - batch[cand.candidate_id]) < 1e-9
+    # Best first.
+    assert [c.probability for c in single] == sorted((c.probability for c in single), reverse=True)
+    assert spec.name == "customer"
+
+
+def test_small_input_fast_paths_agree_with_vectorised_paths(customers, customer_model, monkeypatch):
+    import matching.comparisons as comparisons
+
+    spec = customer_model.spec
+    std = m.standardise(customers, spec)
+    pairs = m.candidate_pairs(std, spec)
+    small = m.score(customer_model, std, None, pairs)
+    monkeypatch.setattr(comparisons, "_SMALL", -1)  # force pandas / sparse paths
+    large = m.score(customer_model, std, None, pairs)
+    assert (small.levels == large.levels).all()
+    assert np.allclose(small.match_weight, large.match_weight)
+    assert (small.rules.fired == large.rules.fired).all()

@@ -1,0 +1,174 @@
+"""Standardisers: examples that pin behaviour, and idempotence as a property."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import matching.standardisation as s
+from matching import default_customer_spec, default_product_spec, standardise, standardise_record
+
+text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x17F), max_size=30)
+
+
+@pytest.mark.parametrize(
+    ("raw", "core", "form"),
+    [
+        ("Acme Inc.", "acme", "inc"),
+        ("ACME INCORPORATED", "acme", "inc"),
+        ("Acme Corp", "acme", "corp"),
+        ("Acme Corporation", "acme", "corp"),
+        ("Acme Limited", "acme", "ltd"),
+        ("Acme GmbH & Co. KG", "acme", "gmbh co kg"),
+        ("Acme Gesellschaft mit beschränkter Haftung", "acme", "gmbh"),
+        ("Acme S.A.", "acme", "sa"),
+        ("Acme B.V.", "acme", "bv"),
+        ("Acme AG", "acme", "ag"),
+        ("Acme S.A.R.L.", "acme", "sarl"),
+        ("Acme L.L.C.", "acme", "llc"),
+        ("Acme plc", "acme", "plc"),
+        ("Acme & Sons Company", "acme and sons", "co"),
+        ("Inc", "inc", None),  # never leaves the core empty
+        ("Société Générale", "societe generale", None),
+    ],
+)
+def test_company_name_splits_core_and_legal_form(raw: str, core: str, form: str | None) -> None:
+    assert s.company_name(raw) == s.CompanyName(core, form)
+
+
+@given(text)
+def test_company_name_is_idempotent(raw: str) -> None:
+    once = s.company_name(raw)
+    assert s.company_name(once.full) == once
+
+
+@given(text)
+def test_fold_text_is_idempotent(raw: str) -> None:
+    assert s.fold_text(s.fold_text(raw)) == s.fold_text(raw)
+
+
+@given(text)
+def test_address_is_idempotent(raw: str) -> None:
+    assert s.address(s.address(raw)) == s.address(raw)
+
+
+@given(ascii_text, st.sampled_from(["GB", "DE", "US", "NL", "CA", "FR", None]))
+def test_postal_code_is_idempotent(raw: str, country: str | None) -> None:
+    once = s.postal_code(raw, country)
+    assert s.postal_code(once, country) == once
+
+
+@settings(max_examples=60)
+@given(st.from_regex(r"\+?[0-9 ()\-]{4,16}", fullmatch=True), st.sampled_from(["DE", "US", "GB"]))
+def test_phone_is_idempotent(raw: str, country: str) -> None:
+    once = s.phone(raw, country)
+    assert s.phone(once, country) == once
+
+
+@given(st.emails() | text)
+def test_email_is_idempotent(raw: str) -> None:
+    assert s.email(s.email(raw)) == s.email(raw)
+
+
+@settings(max_examples=50)
+@given(
+    st.from_regex(
+        r"(https?://)?(www\.)?[a-z]{1,10}\.(com|co\.uk|de|example)(/[a-z]*)?", fullmatch=True
+    )
+)
+def test_website_is_idempotent(raw: str) -> None:
+    assert s.website(s.website(raw)) == s.website(raw)
+
+
+@given(text)
+def test_part_number_identifier_code_title_are_idempotent(raw: str) -> None:
+    assert s.part_number(s.part_number(raw)) == s.part_number(raw)
+    assert s.identifier(s.identifier(raw)) == s.identifier(raw)
+    assert s.code(s.code(raw)) == s.code(raw)
+    assert s.title(s.title(raw)) == s.title(raw)
+
+
+@given(st.from_regex(r"[0-9]{12,14}", fullmatch=True))
+def test_gtin_is_idempotent(raw: str) -> None:
+    assert s.gtin(s.gtin(raw)) == s.gtin(raw)
+
+
+@given(st.dates())
+def test_date_is_idempotent(day: object) -> None:
+    once = s.date(day)
+    assert once is not None
+    assert s.date(once) == once
+
+
+@given(st.sampled_from(["DE", "deu", "Germany", "Deutschland", "276"]))
+def test_country_variants_agree(raw: str) -> None:
+    assert s.country(raw) == "DE"
+    assert s.country(s.country(raw)) == "DE"
+
+
+def test_tax_ids_validated_and_namespaced() -> None:
+    assert s.tax_id("DE136695976", "vat") == "DE:vat=DE136695976"
+    assert s.tax_id("136695976", "vat", "DE") == "DE:vat=DE136695976"
+    assert s.tax_id("GB 980 7806 84", "vat") == "GB:vat=GB980780684"
+    assert s.tax_id("DE136695977", "vat") is None  # check digit wrong
+    assert s.tax_id("04-2103594", "ein", "US") == "US:ein=042103594"
+
+
+def test_gtin_upc_ean_become_one_gtin14() -> None:
+    assert s.gtin("036000291452") == s.gtin("0036000291452") == "00036000291452"
+    assert s.gtin("036000291453") is None
+
+
+def test_part_numbers_extracted_from_titles_but_not_units() -> None:
+    assert s.extract_part_numbers("Bosch GSR 18V-55 Professional 2x 2.0Ah") == ("18V55",)
+    assert s.extract_part_numbers("Dell XPS 13 9310 16GB 512GB 13.4in") == ()
+    assert s.extract_part_numbers("Logitech MX Master 3S (910-006559)") == ()
+    assert s.extract_part_numbers("HP 304XL N9K08AE black") == ("304XL", "N9K08AE")
+
+
+def test_free_mail_domain_is_not_evidence() -> None:
+    spec = default_customer_spec()
+    std = standardise_record({"id": "1", "emails": ["Jane@Gmail.com", "jane@acme.co.uk"]}, spec)
+    assert std["emails"] == ("jane@gmail.com", "jane@acme.co.uk")
+    assert std["emails_domains"] == ("acme.co.uk",)
+
+
+def test_person_name_split() -> None:
+    assert s.person_name("Mrs. Mary-Ann O'Neil") == s.PersonName("mary", "neil")
+    assert s.person_name("Garcia, Luis") == s.PersonName("luis", "garcia")
+
+
+def test_batch_and_single_record_standardisation_agree() -> None:
+    spec = default_product_spec()
+    records = [
+        {
+            "id": "p1",
+            "gtin": "4006381333931",
+            "mpn": "WH-1000XM4",
+            "brand": "Sony",
+            "name": "Sony WH-1000XM4 Headphones",
+            "price": "299.00",
+        },
+        {"id": "p2", "gtin": None, "mpn": None, "brand": None, "name": None, "price": None},
+        {
+            "id": "p3",
+            "gtin": "4006381333931",
+            "mpn": "wh1000xm4",
+            "brand": "SONY",
+            "name": "WH1000XM4 black",
+            "price": 279.0,
+        },
+    ]
+    frame = standardise(records, spec)
+    for i, rec in enumerate(records):
+        single = standardise_record(rec, spec)
+        row = frame.iloc[i].to_dict()
+        for key, value in single.items():
+            other = row[key]
+            if isinstance(other, float) and math.isnan(other):
+                other = None  # a numeric frame column holds NaN for missing
+            assert value == other, key
