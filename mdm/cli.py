@@ -14,18 +14,23 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mdm import migrate
 from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork, create_engine
 from mdm.errors import MdmError
+from mdm.golden.models import GoldenMember
 from mdm.ingest.models import IngestBatch, RejectedRecord
 from mdm.ingest.service import FileIngestResult, ingest_file
+from mdm.linkage.service import golden_counts
 from mdm.mapping.models import SourceMapping
 from mdm.mapping.service import load_mappings
+from mdm.outbox.service import ChangeContext
 from mdm.settings import Settings
-from mdm.sources.models import SourceRecord
+from mdm.sources.models import SourceRecord, SourceSystem
 from mdm.sources.service import list_source_systems, sync_source_systems
+from mdm.stewardship.models import MatchCandidate
 
 app = typer.Typer(
     help="Master data hub: ingest, match, golden records, publish.", no_args_is_help=True
@@ -34,6 +39,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 sources_app = typer.Typer(help="Source systems.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="sources")
+review_app = typer.Typer(help="The steward review queue.", no_args_is_help=True)
+golden_app = typer.Typer(help="Golden records.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+app.add_typer(golden_app, name="golden")
 
 
 @dataclass
@@ -156,6 +165,8 @@ def _run_ingest(
             file,
             chunk_size=context.settings.ingest_chunk_size,
             progress=bar.update,
+            # Worker processes pay off for large files only.
+            workers=context.settings.ingest_workers if file.stat().st_size > 2_000_000 else 1,
         )
 
 
@@ -217,7 +228,26 @@ def load_samples(
             _print_result(source, path, _run_ingest(context, uow, source, entity, path))
     except MdmError as exc:
         raise _fail(str(exc)) from exc
+    _match_all(uow, ChangeContext(actor="cli", cause="load-samples"))
     _summary(uow)
+
+
+def _match_all(
+    uow: UnitOfWork, ctx: ChangeContext, entity: EntityType | None = None, *, retrain: bool = False
+) -> None:
+    from mdm.linkage.service import match_pending
+
+    for entity_type in [entity] if entity else list(EntityType):
+        with uow.begin() as session:
+            s = match_pending(session, entity_type.value, ctx, retrain=retrain)
+        if s.records or s.deleted:
+            typer.echo(
+                f"matched {s.records} {entity_type.value} records ({s.deleted} deleted): "
+                f"{s.candidate_pairs} candidate pairs, {s.new_goldens} new golden records, "
+                f"{s.merged_goldens} merged, {s.review_tasks} review tasks"
+            )
+        for key, size in s.capped_keys[:5]:
+            typer.echo(f"    capped blocking key {key!r}: {size} records share it")
 
 
 def _summary(uow: UnitOfWork) -> None:
@@ -229,8 +259,17 @@ def _summary(uow: UnitOfWork) -> None:
         ).all()
         rejected = session.scalar(select(func.count()).select_from(RejectedRecord)) or 0
         batches = session.scalar(select(func.count()).select_from(IngestBatch)) or 0
+        goldens = golden_counts(session)
+        links = session.scalar(select(func.count()).select_from(GoldenMember)) or 0
+        tasks = session.scalar(
+            select(func.count()).select_from(MatchCandidate).where(MatchCandidate.status == "open")
+        )
     counts = ", ".join(f"{n} {entity} records" for entity, n in sorted(by_entity))
     typer.echo(f"hub holds {counts or 'no records'}; {batches} batches, {rejected} rejected rows")
+    for entity, by_status in sorted(goldens.items()):
+        statuses = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        typer.echo(f"golden {entity} records: {statuses}")
+    typer.echo(f"cross-reference links: {links}; open review tasks: {tasks}")
 
 
 @app.command("rejects")
@@ -263,6 +302,214 @@ def generate(
     typer.echo(str(info))
 
 
+@app.command("match")
+def match(
+    ctx: typer.Context,
+    entity: Annotated[EntityType | None, typer.Option("--entity", "-e")] = None,
+    retrain: Annotated[bool, typer.Option(help="Train a new model first.")] = False,
+    rematch: Annotated[
+        bool, typer.Option(help="Re-match every record, not only new ones.")
+    ] = False,
+) -> None:
+    """Match the records waiting to be matched (or all of them, after a model change)."""
+    uow = _ctx(ctx).uow()
+    if rematch:
+        from sqlalchemy import update
+
+        with uow.begin() as session:
+            query = update(SourceRecord).values(matched_version=0)
+            if entity:
+                query = query.where(SourceRecord.entity_type == entity.value)
+            session.execute(query)
+    _match_all(uow, ChangeContext(actor="cli", cause="match"), entity, retrain=retrain or rematch)
+    _summary(uow)
+
+
+def _echo_json(value: object) -> None:
+    import orjson
+
+    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+@golden_app.command("show")
+def golden_show(ctx: typer.Context, golden_id: int) -> None:
+    """Show a golden record with provenance and cross-reference (follows merge redirects)."""
+    from mdm.golden.service import resolve, snapshot, xrefs_of
+
+    with _ctx(ctx).uow().begin() as session:
+        try:
+            golden, redirected = resolve(session, golden_id)
+        except MdmError as exc:
+            raise _fail(str(exc)) from exc
+        if redirected:
+            typer.echo(f"golden record {redirected} was merged into {golden.id}")
+        _echo_json(
+            {
+                **snapshot(golden),
+                "provenance": golden.provenance,
+                "xref": [
+                    x.__dict__ if hasattr(x, "__dict__") else _slots(x)
+                    for x in xrefs_of(session, golden.id)
+                ],
+            }
+        )
+
+
+def _slots(obj: object) -> dict[str, object]:
+    return {name: getattr(obj, name) for name in getattr(obj, "__slots__", ())}
+
+
+@app.command("xref")
+def xref(
+    ctx: typer.Context,
+    source: str,
+    source_id: str,
+    entity: Annotated[EntityType, typer.Option("--entity", "-e")] = EntityType.CUSTOMER,
+) -> None:
+    """Look a source record up: its golden record and every other system's ID for it."""
+    from mdm.golden.service import golden_of_source, xrefs_of
+
+    with _ctx(ctx).uow().begin() as session:
+        try:
+            golden = golden_of_source(session, source, entity.value, source_id)
+        except MdmError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(f"golden {entity.value} {golden.id} (version {golden.version})")
+        for x in xrefs_of(session, golden.id):
+            typer.echo(f"  {x.source:<14} {x.source_id:<24} {x.link_reason}")
+
+
+@review_app.command("list")
+def review_list(
+    ctx: typer.Context,
+    entity: Annotated[EntityType | None, typer.Option("--entity", "-e")] = None,
+    limit: int = 20,
+) -> None:
+    """List open review tasks, most urgent first, with the engine's explanation."""
+    from mdm.stewardship.service import review_queue
+
+    with _ctx(ctx).uow().begin() as session:
+        for task in review_queue(
+            session, entity_type=entity.value if entity else None, limit=limit
+        ):
+            typer.echo(
+                f"task {task.id} v{task.version} {task.entity_type} records "
+                f"{task.left_record_id}~{task.right_record_id} p={task.probability:.3f}: "
+                f"{task.explanation.get('text', '')}"
+            )
+
+
+def _task_version(session: Session, task_id: int) -> int:
+    task = session.get(MatchCandidate, task_id)
+    if task is None:
+        raise MdmError(f"review task {task_id} does not exist")
+    return task.version
+
+
+@review_app.command("accept")
+def review_accept(ctx: typer.Context, task_id: int, note: str = "", actor: str = "steward") -> None:
+    """Accept a review task: merge the two records' golden records."""
+    from mdm.stewardship.service import accept
+
+    with _ctx(ctx).uow().begin() as session:
+        target = accept(
+            session,
+            task_id,
+            _task_version(session, task_id),
+            ChangeContext(actor=actor, cause=f"review {task_id}"),
+            note,
+        )
+    typer.echo(f"task {task_id} accepted: golden record {target}")
+
+
+@review_app.command("reject")
+def review_reject(ctx: typer.Context, task_id: int, note: str = "", actor: str = "steward") -> None:
+    """Reject a review task: the records are different and are never proposed again."""
+    from mdm.stewardship.service import reject
+
+    with _ctx(ctx).uow().begin() as session:
+        reject(
+            session,
+            task_id,
+            _task_version(session, task_id),
+            ChangeContext(actor=actor, cause=f"review {task_id}"),
+            note,
+        )
+    typer.echo(f"task {task_id} rejected")
+
+
+@app.command("merge")
+def merge_cmd(
+    ctx: typer.Context, golden_ids: list[int], reason: str = "", actor: str = "steward"
+) -> None:
+    """Merge golden records by hand (the oldest keeps its ID; the others redirect to it)."""
+    from mdm.golden.models import GoldenRecord
+    from mdm.stewardship.service import merge_goldens
+
+    with _ctx(ctx).uow().begin() as session:
+        versions = {}
+        for gid in golden_ids:
+            golden = session.get(GoldenRecord, gid)
+            if golden is None:
+                raise MdmError(f"golden record {gid} does not exist")
+            versions[gid] = golden.version
+        survivor = merge_goldens(
+            session, versions, ChangeContext(actor=actor, cause="merge"), reason
+        )
+    typer.echo(f"merged into golden record {survivor}")
+
+
+@app.command("unmerge")
+def unmerge_cmd(
+    ctx: typer.Context,
+    source: str,
+    source_id: str,
+    entity: Annotated[EntityType, typer.Option("--entity", "-e")] = EntityType.CUSTOMER,
+    reason: str = "",
+    actor: str = "steward",
+) -> None:
+    """Split a source record off its golden record."""
+    from mdm.golden.service import golden_of_source
+    from mdm.stewardship.service import unmerge
+
+    with _ctx(ctx).uow().begin() as session:
+        golden = golden_of_source(session, source, entity.value, source_id)
+        record_id = session.scalar(
+            select(GoldenMember.source_record_id)
+            .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+            .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+            .where(
+                SourceSystem.code == source,
+                SourceRecord.source_id == source_id,
+                SourceRecord.entity_type == entity.value,
+            )
+        )
+        assert record_id is not None
+        target = unmerge(
+            session, record_id, golden.version, ChangeContext(actor=actor, cause="unmerge"), reason
+        )
+    typer.echo(f"{source} {source_id} now belongs to golden record {target}")
+
+
+@app.command("feed")
+def feed(
+    ctx: typer.Context,
+    after: int = 0,
+    limit: int = 20,
+    entity: Annotated[EntityType | None, typer.Option("--entity", "-e")] = None,
+) -> None:
+    """Print the change feed after a sequence number, as JSON lines."""
+    import orjson
+
+    from mdm.outbox.service import event_as_dict, read_feed
+
+    with _ctx(ctx).uow().begin() as session:
+        for event in read_feed(
+            session, after=after, limit=limit, entity_type=entity.value if entity else None
+        ):
+            typer.echo(orjson.dumps(event_as_dict(event)).decode())
+
+
 def main() -> None:
     """Entry point of the ``mdm`` console command."""
     try:
@@ -270,3 +517,7 @@ def main() -> None:
     except MdmError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

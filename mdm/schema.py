@@ -5,17 +5,34 @@ Alembic and the test fixtures import this module; the models stay in their domai
 
 from __future__ import annotations
 
+from mdm.audit.models import AuditEntry
 from mdm.database import Base
+from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
 from mdm.ingest.models import IngestBatch, RejectedRecord
+from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
+from mdm.outbox.models import OutboxEvent, OutboxHead
 from mdm.sources.models import SourceRecord, SourceRecordVersion, SourceSystem
+from mdm.stewardship.models import CannotLink, MatchCandidate
 
 metadata = Base.metadata
 
 __all__ = [
+    "AuditEntry",
+    "BlockingKey",
+    "CannotLink",
+    "GoldenMember",
+    "GoldenOverride",
+    "GoldenRecord",
     "IngestBatch",
+    "MatchCandidate",
+    "MatchFeatures",
+    "MatchModelRecord",
+    "OutboxEvent",
+    "OutboxHead",
     "RejectedRecord",
     "SourceRecord",
     "SourceRecordVersion",
     "SourceSystem",
+    "XrefHistory",
     "metadata",
 ]

@@ -1,0 +1,62 @@
+"""Writing audit entries, in bulk, inside the transaction of the change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from mdm.audit.models import AuditEntry
+from mdm.database import table_of, utcnow
+from mdm.outbox.service import ChangeContext
+
+
+@dataclass(slots=True)
+class Audit:
+    """An audit entry waiting to be written."""
+
+    action: str
+    entity_type: str
+    golden_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str = ""
+
+
+def record(session: Session, entries: Sequence[Audit], ctx: ChangeContext) -> None:
+    """Write audit entries; never commits."""
+    if not entries:
+        return
+    now = utcnow()
+    session.execute(
+        insert(table_of(AuditEntry)),
+        [
+            {
+                "at": now,
+                "actor": ctx.actor[:200],
+                "action": e.action,
+                "entity_type": e.entity_type,
+                "golden_id": e.golden_id,
+                "before": e.before,
+                "after": e.after,
+                "reason": e.reason,
+                "correlation_id": ctx.correlation_id,
+            }
+            for e in entries
+        ],
+    )
+
+
+def history(session: Session, golden_id: int, limit: int = 100) -> list[AuditEntry]:
+    """The audit trail of a golden record, newest first."""
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.golden_id == golden_id)
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,1 @@
+"""Golden records: survivorship, cross-reference, merges and redirects."""

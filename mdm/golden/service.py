@@ -1,0 +1,526 @@
+"""Golden records: creation, recomputation by survivorship, links, merges, unmerges, look-ups.
+
+Every function here works inside the caller's transaction and never commits. Each change of a
+golden record bumps its version, writes an audit entry with the state before and after, and
+emits its outbox event, all in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from mdm.audit.service import Audit
+from mdm.audit.service import record as write_audit
+from mdm.database import bulk_insert, id_in, insert_returning_ids, table_of, utcnow
+from mdm.errors import NotFoundError
+from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
+from mdm.golden.survivorship import (
+    Member,
+    SurvivorshipSpec,
+    default_customer_survivorship,
+    default_product_survivorship,
+    survive,
+)
+from mdm.outbox.service import ChangeContext, Event, emit
+from mdm.sources.models import SourceRecord, SourceSystem
+
+CHUNK = 10_000
+
+
+def survivorship_for(entity_type: str) -> SurvivorshipSpec:
+    """The survivorship rules of an entity type."""
+    if entity_type == "customer":
+        return default_customer_survivorship()
+    return default_product_survivorship()
+
+
+def snapshot(golden: GoldenRecord) -> dict[str, Any]:
+    """The JSON-ready state of a golden record, as events and audit entries carry it."""
+    return {
+        "golden_id": golden.id,
+        "entity_type": golden.entity_type,
+        "status": golden.status,
+        "version": golden.version,
+        "merged_into": golden.merged_into_id,
+        "attributes": golden.attributes,
+    }
+
+
+def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def create_goldens(session: Session, entity_type: str, count: int) -> list[int]:
+    """Create empty golden records (version 0, filled by `recompute`) and return their IDs."""
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "entity_type": entity_type,
+            "status": "active",
+            "merged_into_id": None,
+            "version": 0,
+            "attributes": {},
+            "provenance": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        for _ in range(count)
+    ]
+    return insert_returning_ids(session, table_of(GoldenRecord), rows)
+
+
+@dataclass(slots=True)
+class Link:
+    """A source record to attach to a golden record."""
+
+    source_record_id: int
+    golden_id: int
+    reason: str
+    probability: float | None = None
+
+
+def link(
+    session: Session,
+    entity_type: str,
+    links: Sequence[Link],
+    ctx: ChangeContext,
+    *,
+    deferred: list[Event] | None = None,
+) -> None:
+    """Attach source records to golden records (moving them if linked elsewhere).
+
+    With ``deferred``, the link events are appended there for the caller to emit later (after
+    the golden records' own events, so a consumer never sees a link to an unknown record).
+    """
+    if not links:
+        return
+    unlink(session, entity_type, [lk.source_record_id for lk in links], ctx, reason="relink")
+    now = utcnow()
+    bulk_insert(
+        session,
+        table_of(GoldenMember),
+        [
+            {
+                "source_record_id": lk.source_record_id,
+                "golden_id": lk.golden_id,
+                "link_reason": lk.reason,
+                "probability": lk.probability,
+                "linked_at": now,
+            }
+            for lk in links
+        ],
+    )
+    bulk_insert(
+        session,
+        table_of(XrefHistory),
+        [
+            {
+                "source_record_id": lk.source_record_id,
+                "golden_id": lk.golden_id,
+                "linked_at": now,
+                "unlinked_at": None,
+                "reason": lk.reason,
+            }
+            for lk in links
+        ],
+    )
+    keys = _record_keys(session, [lk.source_record_id for lk in links])
+    linked = [
+        Event(
+            "xref.linked",
+            entity_type,
+            lk.golden_id,
+            None,
+            {
+                "source_record_id": lk.source_record_id,
+                **keys[lk.source_record_id],
+                "reason": lk.reason,
+                "probability": lk.probability,
+            },
+        )
+        for lk in links
+    ]
+    if deferred is None:
+        emit(session, linked, ctx)
+    else:
+        deferred.extend(linked)
+
+
+def _record_keys(session: Session, record_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    keys: dict[int, dict[str, str]] = {}
+    for chunk in _chunks(list(record_ids)):
+        rows = session.execute(
+            select(SourceRecord.id, SourceSystem.code, SourceRecord.source_id)
+            .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+            .where(id_in(SourceRecord.id, chunk, session))
+        )
+        keys.update({r[0]: {"source": r[1], "source_id": r[2]} for r in rows})
+    return keys
+
+
+def unlink(
+    session: Session,
+    entity_type: str,
+    record_ids: Sequence[int],
+    ctx: ChangeContext,
+    *,
+    reason: str = "unlink",
+) -> dict[int, int]:
+    """Detach source records from their golden records; returns record → former golden."""
+    former: dict[int, int] = {}
+    for chunk in _chunks(list(record_ids)):
+        former.update(
+            dict(
+                session.execute(
+                    select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
+                        id_in(GoldenMember.source_record_id, chunk, session)
+                    )
+                ).all()
+            )
+        )
+    if not former:
+        return former
+    now = utcnow()
+    for chunk in _chunks(list(former)):
+        session.execute(
+            delete(GoldenMember).where(id_in(GoldenMember.source_record_id, chunk, session))
+        )
+        session.execute(
+            update(XrefHistory)
+            .where(
+                id_in(XrefHistory.source_record_id, chunk, session),
+                XrefHistory.unlinked_at.is_(None),
+            )
+            .values(unlinked_at=now)
+        )
+    if reason != "relink":
+        keys = _record_keys(session, list(former))
+        emit(
+            session,
+            [
+                Event(
+                    "xref.unlinked",
+                    entity_type,
+                    golden_id,
+                    None,
+                    {"source_record_id": rid, **keys.get(rid, {}), "reason": reason},
+                )
+                for rid, golden_id in former.items()
+            ],
+            ctx,
+        )
+    return former
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def recompute(
+    session: Session, entity_type: str, golden_ids: Iterable[int], ctx: ChangeContext
+) -> dict[str, int]:
+    """Recompute golden records from their members; retire those with no member left.
+
+    Returns counts of created, updated, unchanged and retired golden records.
+    """
+    ids = sorted(set(golden_ids))
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "retired": 0}
+    if not ids:
+        return counts
+    spec = survivorship_for(entity_type)
+    now = utcnow()
+    events: list[Event] = []
+    audits: list[Audit] = []
+    updates: list[dict[str, Any]] = []
+    for chunk in _chunks(ids):
+        members: dict[int, list[Member]] = defaultdict(list)
+        rows = session.execute(
+            select(
+                GoldenMember.golden_id,
+                SourceRecord.id,
+                SourceSystem.code,
+                SourceRecord.source_id,
+                SourceSystem.trust_rank,
+                SourceRecord.received_at,
+                SourceRecord.canonical,
+            )
+            .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+            .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+            .where(id_in(GoldenMember.golden_id, chunk, session))
+        )
+        for gid, rid, code, sid, rank, received, canonical in rows:
+            members[gid].append(Member(rid, code, sid, rank, received, canonical or {}))
+        overrides: dict[int, dict[str, Any]] = defaultdict(dict)
+        for o in session.scalars(
+            select(GoldenOverride).where(id_in(GoldenOverride.golden_id, chunk, session))
+        ):
+            overrides[o.golden_id][o.attribute] = o.value
+        goldens = session.scalars(
+            select(GoldenRecord).where(id_in(GoldenRecord.id, chunk, session))
+        ).all()
+        for golden in goldens:
+            before = snapshot(golden) if golden.version > 0 else None
+            if not members.get(golden.id):
+                if golden.status == "active" and golden.version > 0:
+                    counts["retired"] += 1
+                    golden.status = "retired"
+                    golden.version += 1
+                    golden.updated_at = now
+                    audits.append(Audit("retire", entity_type, golden.id, before, snapshot(golden)))
+                    events.append(
+                        Event(
+                            "golden.retired",
+                            entity_type,
+                            golden.id,
+                            golden.version,
+                            {"snapshot": snapshot(golden)},
+                        )
+                    )
+                continue
+            view = survive(members[golden.id], spec, overrides.get(golden.id), now)
+            attributes = _jsonable(view.attributes)
+            provenance = _jsonable(view.provenance)
+            if golden.version > 0 and attributes == golden.attributes and golden.status == "active":
+                counts["unchanged"] += 1
+                if provenance != golden.provenance:
+                    updates.append({"id": golden.id, "provenance": provenance})
+                continue
+            created = golden.version == 0
+            changed = sorted(
+                k
+                for k in set(attributes) | set(golden.attributes or {})
+                if attributes.get(k) != (golden.attributes or {}).get(k)
+            )
+            golden.attributes = attributes
+            golden.provenance = provenance
+            golden.version += 1
+            golden.status = "active"
+            golden.merged_into_id = None
+            golden.updated_at = now
+            counts["created" if created else "updated"] += 1
+            after = snapshot(golden)
+            audits.append(
+                Audit("create" if created else "update", entity_type, golden.id, before, after)
+            )
+            payload: dict[str, Any] = {"snapshot": after}
+            if not created:
+                payload["changed"] = changed
+            events.append(
+                Event(
+                    "golden.created" if created else "golden.updated",
+                    entity_type,
+                    golden.id,
+                    golden.version,
+                    payload,
+                )
+            )
+    if updates:
+        session.execute(update(GoldenRecord), updates)
+    session.flush()
+    write_audit(session, audits, ctx)
+    emit(session, events, ctx)
+    return counts
+
+
+def merge(
+    session: Session,
+    entity_type: str,
+    golden_ids: Sequence[int],
+    ctx: ChangeContext,
+    *,
+    reason: str = "",
+    recompute_survivor: bool = True,
+) -> int:
+    """Merge golden records into the oldest (lowest ID), which keeps its ID; returns it.
+
+    The others are kept as ``merged`` with a redirect to the survivor (earlier redirects to
+    them are moved on to the survivor too), and their members and overrides move across.
+    """
+    ids = sorted(set(golden_ids))
+    survivor, retired = ids[0], ids[1:]
+    if not retired:
+        return survivor
+    goldens = {
+        g.id: g
+        for g in session.scalars(select(GoldenRecord).where(id_in(GoldenRecord.id, ids, session)))
+    }
+    missing = set(ids) - set(goldens)
+    if missing:
+        raise NotFoundError(f"golden records {sorted(missing)} do not exist")
+    now = utcnow()
+    moved = (
+        session.execute(
+            select(GoldenMember.source_record_id).where(
+                id_in(GoldenMember.golden_id, retired, session)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    session.execute(
+        update(GoldenMember)
+        .where(id_in(GoldenMember.golden_id, retired, session))
+        .values(golden_id=survivor)
+    )
+    session.execute(
+        update(XrefHistory)
+        .where(id_in(XrefHistory.golden_id, retired, session), XrefHistory.unlinked_at.is_(None))
+        .values(unlinked_at=now)
+    )
+    bulk_insert(
+        session,
+        table_of(XrefHistory),
+        [
+            {
+                "source_record_id": rid,
+                "golden_id": survivor,
+                "linked_at": now,
+                "unlinked_at": None,
+                "reason": "merge",
+            }
+            for rid in moved
+        ],
+    )
+    # Overrides travel with the merge unless the survivor pinned the same attribute.
+    pinned = set(
+        session.scalars(
+            select(GoldenOverride.attribute).where(GoldenOverride.golden_id == survivor)
+        )
+    )
+    for override in session.scalars(
+        select(GoldenOverride).where(id_in(GoldenOverride.golden_id, retired, session))
+    ).all():
+        if override.attribute in pinned:
+            session.delete(override)
+        else:
+            override.golden_id = survivor
+            pinned.add(override.attribute)
+    session.execute(
+        update(GoldenRecord)
+        .where(id_in(GoldenRecord.merged_into_id, retired, session))
+        .values(merged_into_id=survivor)
+    )
+    audits: list[Audit] = []
+    events: list[Event] = []
+    for gid in retired:
+        golden = goldens[gid]
+        before = snapshot(golden)
+        golden.status = "merged"
+        golden.merged_into_id = survivor
+        golden.version += 1
+        golden.updated_at = now
+        audits.append(Audit("merge", entity_type, gid, before, snapshot(golden), reason))
+    session.flush()
+    events.append(
+        Event(
+            "golden.merged",
+            entity_type,
+            survivor,
+            None,
+            {
+                "survivor": survivor,
+                "retired": retired,
+                "moved_records": list(moved),
+                "reason": reason,
+            },
+        )
+    )
+    write_audit(session, audits, ctx)
+    emit(session, events, ctx)
+    if recompute_survivor:
+        recompute(session, entity_type, [survivor], ctx)
+    return survivor
+
+
+def resolve(session: Session, golden_id: int) -> tuple[GoldenRecord, int | None]:
+    """A golden record by ID, following merge redirects.
+
+    Returns the record and, when the ID given was merged away, that retired ID.
+    """
+    golden = session.get(GoldenRecord, golden_id)
+    if golden is None:
+        raise NotFoundError(f"golden record {golden_id} does not exist")
+    if golden.status == "merged" and golden.merged_into_id is not None:
+        survivor = session.get(GoldenRecord, golden.merged_into_id)
+        if survivor is None:  # pragma: no cover - the foreign key prevents it
+            raise NotFoundError(f"golden record {golden_id} redirects nowhere")
+        return survivor, golden_id
+    return golden, None
+
+
+@dataclass(slots=True)
+class XrefEntry:
+    """One source system's record of a golden record."""
+
+    source: str
+    source_id: str
+    source_record_id: int
+    link_reason: str
+    linked_at: str
+
+
+def xrefs_of(session: Session, golden_id: int) -> list[XrefEntry]:
+    """Every source system's ID for a golden record (the ERP number, the CRM ID, …)."""
+    rows = session.execute(
+        select(
+            SourceSystem.code,
+            SourceRecord.source_id,
+            SourceRecord.id,
+            GoldenMember.link_reason,
+            GoldenMember.linked_at,
+        )
+        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(GoldenMember.golden_id == golden_id)
+        .order_by(SourceSystem.trust_rank, SourceSystem.code, SourceRecord.source_id)
+    )
+    return [XrefEntry(r[0], r[1], r[2], r[3], r[4].isoformat()) for r in rows]
+
+
+def golden_of_source(
+    session: Session, source: str, entity_type: str, source_id: str
+) -> GoldenRecord:
+    """The golden record a source system's record belongs to."""
+    row = session.execute(
+        select(GoldenMember.golden_id)
+        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(
+            SourceSystem.code == source,
+            SourceRecord.entity_type == entity_type,
+            SourceRecord.source_id == source_id,
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no golden {entity_type} for {source} record '{source_id}'")
+    golden = session.get(GoldenRecord, row[0])
+    assert golden is not None  # the foreign key guarantees it
+    return golden
+
+
+def xref_history(session: Session, source_record_id: int) -> list[XrefHistory]:
+    """Every golden record a source record has belonged to, oldest first."""
+    return list(
+        session.scalars(
+            select(XrefHistory)
+            .where(XrefHistory.source_record_id == source_record_id)
+            .order_by(XrefHistory.id)
+        )
+    )

@@ -1,0 +1,1 @@
+"""Match on ingest: standardise, store blocking keys, find candidates, score, link or review."""

@@ -1,0 +1,47 @@
+"""ORM models the match stage keeps: blocking keys, standardised features, trained models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mdm.database import Base, BigId, JSONType, utcnow
+
+
+class BlockingKey(Base):
+    """A blocking key of a source record: records sharing a key are compared."""
+
+    __tablename__ = "blocking_key"
+    __table_args__ = (Index("ix_blocking_key_source_record_id", "source_record_id"),)
+
+    entity_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), primary_key=True)
+
+
+class MatchFeatures(Base):
+    """The standardised features of a source record's current version."""
+
+    __tablename__ = "match_features"
+
+    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    features: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class MatchModelRecord(Base):
+    """A trained match model (its versioned JSON document); the newest active one is used."""
+
+    __tablename__ = "match_model"
+    __table_args__ = (Index("ix_match_model_entity_type_active", "entity_type", "active"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    trained_on: Mapped[int] = mapped_column(BigInteger, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

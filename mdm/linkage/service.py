@@ -1,0 +1,668 @@
+"""The match stage: waiting records become links, merges, new golden records, review tasks.
+
+A record waits when its current version is newer than the version matching last saw
+(``source_record.matched_version``). The stage takes waiting records in chunks and, for each:
+
+1. flattens and standardises them (the matching library), stores their features and their
+   blocking keys (replacing the previous version's);
+2. finds candidates with one join on the indexed blocking-key table, leaving out keys shared by
+   more records than the specification's cap (reported, not silently dropped);
+3. scores all candidate pairs at once (vectorised) with the active trained model;
+4. clusters waiting records together with the golden records of their candidates, honouring
+   cannot-link decisions, and links, merges or creates golden records accordingly; pairs in
+   the review band become review tasks, unless a steward already rejected them;
+5. recomputes only the golden records it touched.
+
+A changed record is taken out of its golden record first (unless a steward linked it), so it
+is judged afresh: it rejoins, moves, or starts a new golden record.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from matching import (
+    Links,
+    MatchModel,
+    MatchSpec,
+    blocking_keys,
+    cluster,
+    default_customer_spec,
+    default_product_spec,
+    score,
+    standardise,
+    train,
+)
+from mdm.canonical.flatten import flatten
+from mdm.database import bulk_insert, id_in, table_of, utcnow
+from mdm.golden.models import GoldenMember, GoldenRecord
+from mdm.golden.service import Link, create_goldens, link, merge, recompute, unlink
+from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
+from mdm.outbox.service import ChangeContext, Event, emit
+from mdm.sources.models import SourceRecord, SourceSystem
+from mdm.stewardship.models import CannotLink, MatchCandidate
+
+MIN_TRAINING_RECORDS = 20
+
+
+def spec_for(entity_type: str) -> MatchSpec:
+    """The match specification of an entity type."""
+    return default_customer_spec() if entity_type == "customer" else default_product_spec()
+
+
+@dataclass(slots=True)
+class MatchSummary:
+    """What a match run did."""
+
+    entity_type: str
+    records: int = 0
+    deleted: int = 0
+    candidate_pairs: int = 0
+    linked: int = 0
+    new_goldens: int = 0
+    merged_goldens: int = 0
+    review_tasks: int = 0
+    capped_keys: list[tuple[str, int]] = field(default_factory=list)
+    goldens: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-ready mapping."""
+        return asdict(self)
+
+
+def active_model(session: Session, entity_type: str) -> MatchModel | None:
+    """The newest active trained model of an entity type, if there is one."""
+    row = session.scalar(
+        select(MatchModelRecord)
+        .where(MatchModelRecord.entity_type == entity_type, MatchModelRecord.active.is_(True))
+        .order_by(MatchModelRecord.version.desc())
+        .limit(1)
+    )
+    return None if row is None else MatchModel.model_validate(row.document)
+
+
+def save_model(session: Session, entity_type: str, model: MatchModel, trained_on: int) -> int:
+    """Store a trained model as the active one; returns its version."""
+    version = (
+        session.scalar(
+            select(func.max(MatchModelRecord.version)).where(
+                MatchModelRecord.entity_type == entity_type
+            )
+        )
+        or 0
+    ) + 1
+    session.execute(
+        update(MatchModelRecord)
+        .where(MatchModelRecord.entity_type == entity_type)
+        .values(active=False)
+    )
+    session.add(
+        MatchModelRecord(
+            entity_type=entity_type,
+            version=version,
+            document=model.model_dump(mode="json"),
+            trained_on=trained_on,
+            active=True,
+        )
+    )
+    session.flush()
+    return version
+
+
+def _thaw(value: Any) -> Any:
+    # Features round-trip through JSON, which turns the library's tuples into lists.
+    return tuple(_thaw(v) for v in value) if isinstance(value, list) else value
+
+
+def _features_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records([{k: _thaw(v) for k, v in r.items()} for r in rows])
+
+
+def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records = frame.to_dict("records")
+    return [
+        {str(k): (list(v) if isinstance(v, tuple) else v) for k, v in r.items() if not _is_na(v)}
+        for r in records
+    ]
+
+
+def _is_na(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def train_model(session: Session, entity_type: str, *, seed: int = 0) -> MatchModel | None:
+    """Train a model on every stored record of an entity type (EM, no labels) and save it.
+
+    Steward decisions (accepted and rejected review tasks) are fed in as labels.
+    """
+    rows = (
+        session.execute(
+            select(MatchFeatures.features).where(MatchFeatures.entity_type == entity_type)
+        )
+        .scalars()
+        .all()
+    )
+    if len(rows) < MIN_TRAINING_RECORDS:
+        return None
+    frame = _features_frame(rows)
+    spec = spec_for(entity_type)
+    labels = steward_labels(session, entity_type)
+    model = train(frame, spec, labels=labels or None, seed=seed)
+    save_model(session, entity_type, model, len(rows))
+    return model
+
+
+def steward_labels(session: Session, entity_type: str) -> list[tuple[str, str, bool]]:
+    """Steward decisions as labels ``(record id, record id, same?)`` for re-training."""
+    decided = session.execute(
+        select(
+            MatchCandidate.left_record_id, MatchCandidate.right_record_id, MatchCandidate.status
+        ).where(
+            MatchCandidate.entity_type == entity_type,
+            MatchCandidate.status.in_(["accepted", "rejected"]),
+        )
+    )
+    return [(str(a), str(b), status == "accepted") for a, b, status in decided]
+
+
+def _store_features(
+    session: Session,
+    entity_type: str,
+    record_ids: Sequence[int],
+    frame: pd.DataFrame,
+    spec: MatchSpec,
+) -> None:
+    session.execute(
+        delete(BlockingKey).where(id_in(BlockingKey.source_record_id, record_ids, session))
+    )
+    session.execute(
+        delete(MatchFeatures).where(id_in(MatchFeatures.source_record_id, record_ids, session))
+    )
+    records = _frame_records(frame)
+    keys: list[dict[str, Any]] = []
+    seen: set[tuple[str, int]] = set()
+    for rid, std in zip(record_ids, records, strict=True):
+        for rule, key in blocking_keys({k: _thaw(v) for k, v in std.items()}, spec):
+            text_key = f"{rule}:{key}"[:300]
+            if (text_key, rid) not in seen:
+                seen.add((text_key, rid))
+                keys.append({"entity_type": entity_type, "key": text_key, "source_record_id": rid})
+    bulk_insert(session, table_of(BlockingKey), keys)
+    bulk_insert(
+        session,
+        table_of(MatchFeatures),
+        [
+            {"source_record_id": rid, "entity_type": entity_type, "features": std}
+            for rid, std in zip(record_ids, records, strict=True)
+        ],
+    )
+
+
+def _candidates(
+    session: Session, entity_type: str, record_ids: Sequence[int], spec: MatchSpec
+) -> tuple[list[tuple[int, int]], list[tuple[str, int]]]:
+    caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
+    cap = max(caps.values(), default=200)
+    mine = (
+        select(BlockingKey.key, BlockingKey.source_record_id)
+        .where(
+            BlockingKey.entity_type == entity_type,
+            id_in(BlockingKey.source_record_id, record_ids, session),
+        )
+        .subquery("mine")
+    )
+    sizes = (
+        select(BlockingKey.key, func.count().label("n"))
+        .where(BlockingKey.entity_type == entity_type, BlockingKey.key.in_(select(mine.c.key)))
+        .group_by(BlockingKey.key)
+        .subquery("sizes")
+    )
+    capped = [
+        (k, int(n))
+        for k, n in session.execute(select(sizes.c.key, sizes.c.n).where(sizes.c.n > cap))
+    ]
+    other = BlockingKey.__table__.alias("other")
+    query = (
+        select(mine.c.source_record_id, other.c.source_record_id)
+        .join(
+            other,
+            and_(
+                other.c.entity_type == entity_type,
+                other.c.key == mine.c.key,
+                other.c.source_record_id != mine.c.source_record_id,
+            ),
+        )
+        .join(sizes, sizes.c.key == mine.c.key)
+        .where(sizes.c.n <= cap)
+        .distinct()
+    )
+    if capped:
+        query = query.where(mine.c.key.not_in([k for k, _ in capped]))
+    pairs = {(min(a, b), max(a, b)) for a, b in session.execute(query)}
+    return sorted(pairs), capped
+
+
+def _cannot_links(session: Session, record_ids: Sequence[int]) -> list[tuple[int, int]]:
+    rows = session.execute(
+        select(CannotLink.left_record_id, CannotLink.right_record_id).where(
+            or_(
+                id_in(CannotLink.left_record_id, record_ids, session),
+                id_in(CannotLink.right_record_id, record_ids, session),
+            )
+        )
+    )
+    return [(a, b) for a, b in rows]
+
+
+def _memberships(session: Session, record_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    rows = session.execute(
+        select(
+            GoldenMember.source_record_id, GoldenMember.golden_id, GoldenMember.link_reason
+        ).where(id_in(GoldenMember.source_record_id, record_ids, session))
+    )
+    return {r: (g, reason) for r, g, reason in rows}
+
+
+def match_pending(
+    session: Session,
+    entity_type: str,
+    ctx: ChangeContext,
+    *,
+    chunk_size: int = 50_000,
+    retrain: bool = False,
+) -> MatchSummary:
+    """Match every record of an entity type that waits to be matched; never commits."""
+    summary = MatchSummary(entity_type)
+    spec = spec_for(entity_type)
+    model = None if retrain else active_model(session, entity_type)
+    while True:
+        pending = session.execute(
+            select(
+                SourceRecord.id, SourceSystem.code, SourceRecord.canonical, SourceRecord.deleted_at
+            )
+            .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+            .where(
+                SourceRecord.entity_type == entity_type,
+                SourceRecord.matched_version < SourceRecord.version,
+            )
+            .order_by(SourceRecord.id)
+            .limit(chunk_size)
+        ).all()
+        if not pending:
+            break
+        model = _match_chunk(session, entity_type, spec, model, pending, ctx, summary)
+        session.execute(
+            update(SourceRecord)
+            .where(id_in(SourceRecord.id, [p[0] for p in pending], session))
+            .values(matched_version=SourceRecord.version)
+        )
+    return summary
+
+
+def _match_chunk(
+    session: Session,
+    entity_type: str,
+    spec: MatchSpec,
+    model: MatchModel | None,
+    pending: Sequence[Any],
+    ctx: ChangeContext,
+    summary: MatchSummary,
+) -> MatchModel | None:
+    deleted = [p[0] for p in pending if p[3] is not None]
+    live = [p for p in pending if p[3] is None]
+    touched: set[int] = set()
+    if deleted:
+        summary.deleted += len(deleted)
+        session.execute(
+            delete(BlockingKey).where(id_in(BlockingKey.source_record_id, deleted, session))
+        )
+        session.execute(
+            delete(MatchFeatures).where(id_in(MatchFeatures.source_record_id, deleted, session))
+        )
+        touched.update(unlink(session, entity_type, deleted, ctx, reason="deleted").values())
+    if not live:
+        recompute(session, entity_type, touched, ctx)
+        return model
+    live_ids = [p[0] for p in live]
+    summary.records += len(live)
+    frame = standardise([flatten(entity_type, str(p[0]), p[1], p[2] or {}) for p in live], spec)
+    _store_features(session, entity_type, live_ids, frame, spec)
+    if model is None:
+        model = train_model(session, entity_type)
+    members = _memberships(session, live_ids)
+    # Judge changed records afresh, except those a steward placed by hand.
+    detach = [rid for rid, (_, reason) in members.items() if reason != "steward"]
+    former: dict[int, int] = {}
+    if detach:
+        former = unlink(session, entity_type, detach, ctx, reason="re-evaluate")
+        touched.update(former.values())
+    pairs, capped = _candidates(session, entity_type, live_ids, spec)
+    summary.capped_keys.extend(capped)
+    summary.candidate_pairs += len(pairs)
+
+    pending_set = set(live_ids)
+    others = sorted({x for pair in pairs for x in pair} - pending_set)
+    other_rows = []
+    if others:
+        feats: dict[int, dict[str, Any]] = dict(
+            session.execute(
+                select(MatchFeatures.source_record_id, MatchFeatures.features).where(
+                    id_in(MatchFeatures.source_record_id, others, session)
+                )
+            ).all()
+        )
+        others = [o for o in others if o in feats]
+        other_rows = [feats[o] for o in others]
+    all_ids = live_ids + others
+    position = {rid: i for i, rid in enumerate(all_ids)}
+    pairs = [(a, b) for a, b in pairs if a in position and b in position]
+    combined = (
+        pd.concat([frame, _features_frame(other_rows)], ignore_index=True) if other_rows else frame
+    )
+    combined["id"] = [str(r) for r in all_ids]
+    memberships = _memberships(session, others) | {
+        rid: m for rid, m in members.items() if m[1] == "steward"
+    }
+
+    def node(rid: int) -> str:
+        m = memberships.get(rid)
+        return f"g:{m[0]}" if m else f"r:{rid}"
+
+    nodes = sorted({node(r) for r in all_ids})
+    index = {n: i for i, n in enumerate(nodes)}
+    scored = None
+    best: dict[tuple[int, int], tuple[float, float, int]] = {}
+    if pairs and model is not None:
+        li = np.array([position[a] for a, _ in pairs], dtype=np.int64)
+        ri = np.array([position[b] for _, b in pairs], dtype=np.int64)
+        scored = score(model, combined, None, (li, ri))
+        for k, (a, b) in enumerate(pairs):
+            na, nb = index[node(a)], index[node(b)]
+            if na == nb:
+                continue
+            key = (min(na, nb), max(na, nb))
+            p, w = float(scored.probability[k]), float(scored.match_weight[k])
+            if key not in best or p > best[key][0]:
+                best[key] = (p, w, k)
+    cannot = [
+        (index[node(a)], index[node(b)])
+        for a, b in _cannot_links(session, all_ids)
+        if a in position and b in position
+    ]
+    if scored is not None:
+        for k in np.flatnonzero(scored.rules.cannot_link).tolist():
+            a, b = pairs[k]
+            cannot.append((index[node(a)], index[node(b)]))
+    keys = list(best)
+    links = Links(
+        left=np.array([a for a, _ in keys], dtype=np.int64),
+        right=np.array([b for _, b in keys], dtype=np.int64),
+        probability=np.array([best[k][0] for k in keys], dtype=np.float64),
+        match_weight=np.array([best[k][1] for k in keys], dtype=np.float64),
+    )
+    result = cluster(nodes, links, cannot_link=cannot, thresholds=spec.thresholds)
+
+    groups = result.clusters()
+    new_needed = [g for g in groups if not any(n.startswith("g:") for n in g)]
+    new_ids = iter(create_goldens(session, entity_type, len(new_needed)))
+    planned: list[Link] = []
+    cluster_golden: dict[str, int] = {}
+    for group in groups:
+        goldens = sorted(int(n[2:]) for n in group if n.startswith("g:"))
+        records = [int(n[2:]) for n in group if n.startswith("r:")]
+        if not goldens:
+            target = next(new_ids)
+            summary.new_goldens += 1
+            reason = "new"
+        elif len(goldens) == 1:
+            target = goldens[0]
+            reason = "auto"
+        else:
+            target = merge(
+                session,
+                entity_type,
+                goldens,
+                ctx,
+                reason="matched on ingest",
+                recompute_survivor=False,
+            )
+            summary.merged_goldens += len(goldens) - 1
+            reason = "auto"
+        for member in group:
+            cluster_golden[member] = target
+        touched.add(target)
+        planned.extend(
+            Link(rid, target, reason if len(records) == 1 else "auto") for rid in records
+        )
+    summary.linked += len(planned)
+    link_events: list[Event] = []
+    link(session, entity_type, planned, ctx, deferred=link_events)
+    summary.merged_goldens += _merge_emptied(session, entity_type, former, planned, ctx)
+
+    if scored is not None:
+        summary.review_tasks += _open_reviews(
+            session, entity_type, scored, pairs, result, node, cluster_golden, ctx
+        )
+    _supersede_reviews(session, entity_type, live_ids, ctx)
+    counts = recompute(session, entity_type, touched, ctx)
+    emit(session, link_events, ctx)
+    for kind, n in counts.items():
+        summary.goldens[kind] = summary.goldens.get(kind, 0) + n
+    return model
+
+
+def _merge_emptied(
+    session: Session,
+    entity_type: str,
+    former: dict[int, int],
+    planned: Sequence[Link],
+    ctx: ChangeContext,
+) -> int:
+    """A golden record whose records all moved to one other golden record merged into it.
+
+    Downstream systems then follow its redirect instead of finding it retired.
+    """
+    if not former:
+        return 0
+    now_in = {lk.source_record_id: lk.golden_id for lk in planned}
+    moved_to: dict[int, set[int]] = defaultdict(set)
+    for rid, gid in former.items():
+        moved_to[gid].add(now_in.get(rid, -1))
+    remaining = set(
+        session.scalars(
+            select(GoldenMember.golden_id).where(
+                id_in(GoldenMember.golden_id, list(moved_to), session)
+            )
+        )
+    )
+    merged = 0
+    for gid, targets in sorted(moved_to.items()):
+        if gid in remaining or len(targets) != 1:
+            continue
+        (target,) = targets
+        if target in (gid, -1):
+            continue
+        merge(
+            session,
+            entity_type,
+            [min(gid, target), max(gid, target)],
+            ctx,
+            reason="all its records now match another golden record",
+            recompute_survivor=False,
+        )
+        merged += 1
+    return merged
+
+
+def _open_reviews(
+    session: Session,
+    entity_type: str,
+    scored: Any,
+    pairs: Sequence[tuple[int, int]],
+    result: Any,
+    node: Any,
+    cluster_golden: dict[str, int],
+    ctx: ChangeContext,
+) -> int:
+    thresholds = scored.model.spec.thresholds
+    flagged = {tuple(sorted(p)) for p in result.refused + result.weak_bridges}
+    proposals: dict[tuple[int, int], int] = {}
+    for k, (a, b) in enumerate(pairs):
+        p = float(scored.probability[k])
+        na, nb = node(a), node(b)
+        in_band = thresholds.review <= p < thresholds.match
+        if not (in_band or tuple(sorted((na, nb))) in flagged):
+            continue
+        if cluster_golden.get(na) == cluster_golden.get(nb):
+            continue
+        key = (min(a, b), max(a, b))
+        if key not in proposals or p > float(scored.probability[proposals[key]]):
+            proposals[key] = k
+    if not proposals:
+        return 0
+    keys = list(proposals)
+    ids = sorted({x for k in keys for x in k})
+    blocked = set(_cannot_links(session, ids))
+    existing = {
+        (a, b)
+        for a, b in session.execute(
+            select(MatchCandidate.left_record_id, MatchCandidate.right_record_id).where(
+                id_in(MatchCandidate.left_record_id, ids, session)
+            )
+        )
+    }
+    rows = []
+    for key in keys:
+        if key in blocked or key in existing:
+            continue
+        k = proposals[key]
+        explanation = scored.explain(k)
+        # Closest to the middle of the review band first: the most uncertain pairs.
+        p = float(scored.probability[k])
+        rows.append(
+            {
+                "entity_type": entity_type,
+                "left_record_id": key[0],
+                "right_record_id": key[1],
+                "match_weight": float(scored.match_weight[k]),
+                "probability": p,
+                "priority": round(1.0 - abs(p - 0.5) * 2, 6),
+                "explanation": {**asdict(explanation), "text": explanation.text()},
+                "reason": "score in the review band"
+                if thresholds.review <= p < thresholds.match
+                else "weak or refused link",
+                "status": "open",
+                "version": 1,
+                "created_at": utcnow(),
+                "resolved_at": None,
+                "resolved_by": None,
+                "resolution_note": None,
+            }
+        )
+    if not rows:
+        return 0
+    from mdm.database import insert_returning_ids
+
+    task_ids = insert_returning_ids(session, table_of(MatchCandidate), rows)
+    emit(
+        session,
+        [
+            Event(
+                "review.opened",
+                entity_type,
+                None,
+                None,
+                {
+                    "task_id": tid,
+                    "left_record_id": r["left_record_id"],
+                    "right_record_id": r["right_record_id"],
+                    "probability": r["probability"],
+                },
+            )
+            for tid, r in zip(task_ids, rows, strict=True)
+        ],
+        ctx,
+    )
+    return len(rows)
+
+
+def _supersede_reviews(
+    session: Session, entity_type: str, record_ids: Sequence[int], ctx: ChangeContext
+) -> None:
+    """Close open tasks whose two records now sit in the same golden record."""
+    left = GoldenMember.__table__.alias("lm")
+    right = GoldenMember.__table__.alias("rm")
+    done = (
+        session.execute(
+            select(MatchCandidate.id)
+            .join(left, left.c.source_record_id == MatchCandidate.left_record_id)
+            .join(right, right.c.source_record_id == MatchCandidate.right_record_id)
+            .where(
+                MatchCandidate.status == "open",
+                left.c.golden_id == right.c.golden_id,
+                or_(
+                    id_in(MatchCandidate.left_record_id, record_ids, session),
+                    id_in(MatchCandidate.right_record_id, record_ids, session),
+                ),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not done:
+        return
+    session.execute(
+        update(MatchCandidate)
+        .where(id_in(MatchCandidate.id, list(done), session))
+        .values(
+            status="superseded",
+            resolved_at=utcnow(),
+            resolved_by=ctx.actor,
+            version=MatchCandidate.version + 1,
+        )
+    )
+    emit(
+        session,
+        [
+            Event(
+                "review.resolved", entity_type, None, None, {"task_id": t, "status": "superseded"}
+            )
+            for t in done
+        ],
+        ctx,
+    )
+
+
+def golden_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Golden records per entity type and status."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for entity, status, n in session.execute(
+        select(GoldenRecord.entity_type, GoldenRecord.status, func.count()).group_by(
+            GoldenRecord.entity_type, GoldenRecord.status
+        )
+    ):
+        out[entity][status] = int(n)
+    return dict(out)
+
+
+def pending_count(session: Session, entity_types: Iterable[str] = ("customer", "product")) -> int:
+    """How many records wait to be matched."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SourceRecord)
+            .where(
+                SourceRecord.entity_type.in_(list(entity_types)),
+                SourceRecord.matched_version < SourceRecord.version,
+            )
+        )
+        or 0
+    )

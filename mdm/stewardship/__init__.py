@@ -1,0 +1,1 @@
+"""Stewardship: the review queue and the actions stewards take on golden records."""

@@ -1,0 +1,334 @@
+"""Golden records on both databases: match on ingest, survivorship, provenance, merges,
+unmerges, overrides, cannot-link memory, conflicts, audit and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mdm.audit.models import AuditEntry
+from mdm.database import UnitOfWork
+from mdm.errors import ConflictError
+from mdm.golden.models import GoldenMember, GoldenRecord
+from mdm.golden.service import golden_of_source, resolve, xref_history, xrefs_of
+from mdm.outbox.models import OutboxEvent
+from mdm.outbox.service import ChangeContext, Event, emit, read_feed
+from mdm.sources.models import SourceRecord
+from mdm.stewardship.models import CannotLink, MatchCandidate
+from mdm.stewardship.service import accept, override, reject, unmerge, unpin
+
+Ingest = Callable[..., Any]
+
+CTX = ChangeContext(actor="alice", cause="test", correlation_id="trace-1")
+
+ACME_ERP = {
+    "legal_name": "Acme Werkzeuge GmbH",
+    "identifiers": [{"scheme": "vat", "value": "DE136695976", "country": "DE"}],
+    "addresses": [
+        {
+            "type": "legal",
+            "lines": ["Hauptstraße 12"],
+            "city": "Köln",
+            "postal_code": "50667",
+            "country": "DE",
+        }
+    ],
+    "phones": ["0221 1234567"],
+}
+ACME_CRM = {
+    "legal_name": "ACME Werkzeuge Gesellschaft mit beschränkter Haftung",
+    "identifiers": [{"scheme": "vat", "value": "DE 136 695 976", "country": "DE"}],
+    "addresses": [
+        {
+            "type": "billing",
+            "lines": ["Hauptstr. 12"],
+            "city": "Koeln",
+            "postal_code": "50667",
+            "country": "DE",
+        }
+    ],
+    "phones": ["+49 221 7654321"],
+    "emails": ["einkauf@acme-werkzeuge.de"],
+}
+GLOBEX = {
+    "legal_name": "Globex Industrial Supplies Ltd",
+    "identifiers": [{"scheme": "vat", "value": "GB980780684", "country": "GB"}],
+    "addresses": [
+        {
+            "type": "legal",
+            "lines": ["1 Dock Road"],
+            "city": "Leeds",
+            "postal_code": "LS1 4AP",
+            "country": "GB",
+        }
+    ],
+}
+
+
+def golden_id(session: Session, source: str, source_id: str) -> int:
+    return golden_of_source(session, source, "customer", source_id).id
+
+
+def events(session: Session, after: int = 0) -> list[OutboxEvent]:
+    return read_feed(session, after=after, limit=10_000)
+
+
+def test_match_on_ingest_links_the_same_company_and_keeps_others_apart(
+    session: Session, hub: Ingest
+) -> None:
+    hub("erp", {"100": ACME_ERP, "200": GLOBEX})
+    summary = hub("crm", {"0015A": ACME_CRM})
+    assert summary.records == 1
+    acme = golden_id(session, "erp", "100")
+    assert golden_id(session, "crm", "0015A") == acme
+    assert golden_id(session, "erp", "200") != acme
+    xref = {(x.source, x.source_id) for x in xrefs_of(session, acme)}
+    assert xref == {("erp", "100"), ("crm", "0015A")}
+    active = session.scalar(
+        select(func.count()).select_from(GoldenRecord).where(GoldenRecord.status == "active")
+    )
+    assert active == 2
+
+
+def test_survivorship_and_provenance(session: Session, hub: Ingest) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub("crm", {"0015A": ACME_CRM})
+    golden = golden_of_source(session, "erp", "customer", "100")
+    attrs, prov = golden.attributes, golden.provenance
+    # The ERP (trust rank 1) wins the legal name; phones and emails are the union.
+    assert attrs["legal_name"] == "Acme Werkzeuge GmbH"
+    assert prov["legal_name"]["source"] == "erp"
+    assert prov["legal_name"]["source_id"] == "100"
+    assert len(attrs["phones"]) == 2
+    assert attrs["emails"] == ["einkauf@acme-werkzeuge.de"]
+    assert prov["emails"]["source"] == "crm"
+
+
+def test_event_per_change_in_order_with_snapshots(session: Session, hub: Ingest) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub("crm", {"0015A": ACME_CRM})
+    feed = events(session)
+    seqs = [e.seq for e in feed]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    # A golden record's own event comes before the links to it.
+    kinds = [(e.event_type, e.golden_version) for e in feed]
+    assert kinds == [
+        ("golden.created", 1),
+        ("xref.linked", None),
+        ("golden.updated", 2),
+        ("xref.linked", None),
+    ]
+    created, _, updated, linked = feed
+    assert created.payload["snapshot"]["attributes"]["legal_name"] == "Acme Werkzeuge GmbH"
+    assert created.cause == "test"
+    assert "emails" in updated.payload["changed"]
+    assert updated.payload["snapshot"]["attributes"]["emails"] == ["einkauf@acme-werkzeuge.de"]
+    assert (linked.payload["source"], linked.payload["source_id"]) == ("crm", "0015A")
+    assert linked.golden_id == created.golden_id
+    audits = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert audits[0] == "create"
+    assert "update" in audits
+
+
+def test_changed_record_is_split_off_when_it_no_longer_matches(
+    session: Session, hub: Ingest
+) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub("crm", {"0015A": ACME_CRM})
+    acme = golden_id(session, "erp", "100")
+    moved = {**GLOBEX, "legal_name": "Globex Industrial Supplies Limited"}
+    hub("crm", {"0015A": moved})
+    assert golden_id(session, "crm", "0015A") != acme
+    assert (
+        next(h.golden_id for h in xref_history(session, _record_id(session, "crm", "0015A")))
+        == acme
+    )
+
+
+def test_change_that_makes_two_goldens_match_merges_them_with_a_redirect(
+    session: Session, hub: Ingest
+) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub(
+        "crm",
+        {
+            "0015A": {
+                **ACME_CRM,
+                "identifiers": [],
+                "legal_name": "Acme Tools Cologne",
+                "addresses": [],
+                "phones": [],
+            }
+        },
+    )
+    erp_golden, crm_golden = golden_id(session, "erp", "100"), golden_id(session, "crm", "0015A")
+    assert erp_golden < crm_golden
+    after = max(e.seq for e in events(session))
+    hub("crm", {"0015A": ACME_CRM})
+    # The older golden ID survives; the other one redirects to it.
+    assert golden_id(session, "crm", "0015A") == erp_golden
+    assert golden_id(session, "erp", "100") == erp_golden
+    record, redirected = resolve(session, crm_golden)
+    assert (record.id, redirected) == (erp_golden, crm_golden)
+    merged = [e for e in events(session, after) if e.event_type == "golden.merged"]
+    assert [(e.payload["survivor"], e.payload["retired"]) for e in merged] == [
+        (erp_golden, [crm_golden])
+    ]
+
+
+def test_delete_retires_golden_record_when_no_source_is_left(session: Session, hub: Ingest) -> None:
+    hub("erp", {"200": GLOBEX})
+    gid = golden_id(session, "erp", "200")
+    hub("erp", {"200": None})
+    golden = session.get(GoldenRecord, gid)
+    assert golden is not None
+    assert golden.status == "retired"
+    assert events(session)[-1].event_type == "golden.retired"
+
+
+def _record_id(session: Session, source: str, source_id: str) -> int:
+    from mdm.sources.models import SourceSystem
+
+    rid = session.scalar(
+        select(SourceRecord.id)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(SourceSystem.code == source, SourceRecord.source_id == source_id)
+    )
+    assert rid is not None
+    return rid
+
+
+def _task(session: Session, left: int, right: int) -> MatchCandidate:
+    a, b = sorted((left, right))
+    task = MatchCandidate(
+        entity_type="customer",
+        left_record_id=a,
+        right_record_id=b,
+        match_weight=1.0,
+        probability=0.7,
+        priority=0.6,
+        explanation={"text": "name similar"},
+        status="open",
+        version=1,
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def test_accept_merges_and_reject_is_remembered(session: Session, hub: Ingest) -> None:
+    hub("erp", {"100": ACME_ERP, "200": GLOBEX})
+    a, b = _record_id(session, "erp", "100"), _record_id(session, "erp", "200")
+    ga, gb = golden_id(session, "erp", "100"), golden_id(session, "erp", "200")
+    task = _task(session, a, b)
+    target = accept(session, task.id, 1, CTX, "same company after all")
+    assert target == min(ga, gb)
+    assert golden_id(session, "erp", "200") == target
+    record, redirected = resolve(session, max(ga, gb))
+    assert (record.id, redirected) == (target, max(ga, gb))
+    with pytest.raises(ConflictError):
+        accept(session, task.id, 1, CTX)
+
+
+def test_rejected_pair_is_never_merged_again(session: Session, hub: Ingest) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub("crm", {"0015A": {**ACME_CRM, "identifiers": []}})
+    a, b = _record_id(session, "erp", "100"), _record_id(session, "crm", "0015A")
+    if golden_id(session, "erp", "100") == golden_id(session, "crm", "0015A"):
+        gid = golden_id(session, "erp", "100")
+        unmerge(session, b, session.get(GoldenRecord, gid).version, CTX, "different site")
+    task = _task(session, a, b)
+    reject(session, task.id, 1, CTX, "not the same")
+    assert session.scalar(select(func.count()).select_from(CannotLink)) >= 1
+    # The CRM record changes a little: it is matched again, but never merged with the ERP one.
+    hub("crm", {"0015A": {**ACME_CRM, "identifiers": [], "phones": ["+49 221 999"]}})
+    assert golden_id(session, "erp", "100") != golden_id(session, "crm", "0015A")
+    open_tasks = session.scalars(
+        select(MatchCandidate).where(MatchCandidate.status == "open")
+    ).all()
+    assert all({t.left_record_id, t.right_record_id} != {a, b} for t in open_tasks)
+
+
+def test_unmerge_gives_the_previous_id_back_and_sticks(session: Session, hub: Ingest) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub("crm", {"0015A": ACME_CRM})
+    gid = golden_id(session, "erp", "100")
+    crm = _record_id(session, "crm", "0015A")
+    version = session.get(GoldenRecord, gid).version
+    new_id = unmerge(session, crm, version, CTX, "a different legal entity")
+    assert new_id != gid
+    assert golden_id(session, "crm", "0015A") == new_id
+    # Matching it again does not put it back.
+    hub("crm", {"0015A": {**ACME_CRM, "emails": ["info@acme-werkzeuge.de"]}})
+    assert golden_id(session, "crm", "0015A") != gid
+    assert any(e.event_type == "golden.unmerged" for e in events(session))
+    with pytest.raises(ConflictError):
+        unmerge(session, crm, 1, CTX)
+
+
+def test_override_survives_recomputation_until_unpinned(session: Session, hub: Ingest) -> None:
+    hub("erp", {"100": ACME_ERP})
+    gid = golden_id(session, "erp", "100")
+    golden = session.get(GoldenRecord, gid)
+    golden = override(
+        session,
+        gid,
+        "legal_name",
+        "ACME Werkzeuge GmbH & Co.",
+        golden.version,
+        CTX,
+        "registered name",
+    )
+    assert golden.attributes["legal_name"] == "ACME Werkzeuge GmbH & Co."
+    assert golden.provenance["legal_name"]["rule"] == "override"
+    hub("crm", {"0015A": ACME_CRM})
+    golden = session.get(GoldenRecord, gid)
+    assert golden.attributes["legal_name"] == "ACME Werkzeuge GmbH & Co."
+    stale = golden.version - 1
+    with pytest.raises(ConflictError):
+        unpin(session, gid, "legal_name", stale, CTX)
+    golden = unpin(session, gid, "legal_name", golden.version, CTX)
+    assert golden.attributes["legal_name"] == "Acme Werkzeuge GmbH"
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.golden_id == gid)).all()
+    assert actions.count("update") >= 2
+
+
+def test_rolled_back_change_leaves_no_event(uow: UnitOfWork) -> None:
+    with uow.session() as s:
+        before = s.scalar(select(func.count()).select_from(OutboxEvent))
+
+    def change_then_fail() -> None:
+        with uow.begin() as s:
+            emit(s, [Event("golden.created", "customer", 1, 1, {})], CTX)
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
+    with uow.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxEvent)) == before
+
+
+def test_events_carry_cause_and_correlation(session: Session) -> None:
+    seqs = emit(
+        session,
+        [
+            Event("golden.created", "customer", None, 1, {"a": 1}),
+            Event("golden.updated", "customer", None, 2, {"a": 2}),
+        ],
+        CTX,
+    )
+    assert seqs[1] == seqs[0] + 1
+    stored = read_feed(session, after=seqs[0] - 1)
+    assert [(e.seq, e.cause, e.correlation_id) for e in stored] == [
+        (seqs[0], "test", "trace-1"),
+        (seqs[1], "test", "trace-1"),
+    ]
+    assert read_feed(session, after=seqs[0], event_types=["golden.created"]) == []
+
+
+def _unused(x: Any) -> None:  # keeps GoldenMember imported for readers of the schema
+    _ = GoldenMember
