@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export MDM_DATABASE_URL ?= sqlite:///var/mdm.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/mdm_check
 
-.PHONY: help install run load test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-scale clean
+.PHONY: help install run test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-samples clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,13 @@ migrations-check: install ## migrate a scratch SQLite file and PostgreSQL databa
 
 bench-ingest: install ## ingest benchmark (1M records into SQLite and PostgreSQL)
 	$(BIN)/python benchmarks/ingest.py
+
+bench-quality: install ## Febrl 3 and 4 matched by the library and by Splink
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/quality.py
+
+bench-samples: install ## golden-record F1 on the sample sources
+	$(BIN)/python benchmarks/samples_quality.py
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
