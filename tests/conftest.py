@@ -78,6 +78,11 @@ def session(uow: UnitOfWork) -> Iterator[Session]:
         yield s
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return POSTGRES_URL
+
+
 @pytest.fixture
 def samples_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "samples"
