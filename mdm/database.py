@@ -146,27 +146,50 @@ class UnitOfWork:
         return self._factory()
 
 
-def _copy_value(value: Any) -> Any:
+# COPY's text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: Any) -> str:
+    r"""One value in PostgreSQL's COPY text format.
+
+    >>> copy_text(None), copy_text(True), copy_text('a\tb'), copy_text({"k": "x\\y"})
+    ('\\N', 't', 'a\\tb', '{"k":"x\\\\\\\\y"}')
+    """
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return str(value)
     if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return value
+        return orjson.dumps(value).decode().translate(_COPY_ESCAPES)
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value).translate(_COPY_ESCAPES)
 
 
 def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many rows fast: COPY on PostgreSQL, one executemany on SQLite; never commits."""
+    """Insert many rows fast: COPY on PostgreSQL, one executemany on SQLite; never commits.
+
+    On PostgreSQL the rows are formatted here, in one pass, and sent as one block of COPY text:
+    much cheaper than formatting row by row through the driver.
+    """
     if not rows:
         return
     if not is_postgres(session):
         session.execute(insert(table), list(rows))
         return
     columns = list(rows[0].keys())
+    text_block = "".join("\t".join([copy_text(row[c]) for c in columns]) + "\n" for row in rows)
     driver = session.connection().connection.driver_connection
     with (
         driver.cursor() as cursor,  # type: ignore[union-attr]
         cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row([_copy_value(row[c]) for c in columns])
+        copy.write(text_block)
 
 
 def insert_returning_ids(

@@ -164,10 +164,11 @@ def candidate_from_mapped(
     assert mapped.source_id is not None
     return Candidate(
         source_id=mapped.source_id,
-        canonical=mapped.canonical,
+        canonical=None,
         raw=raw,
         position=position,
         deleted=mapped.deleted,
+        canonical_json=None if mapped.canonical_json is None else JsonText(mapped.canonical_json),
     )
 
 

@@ -20,7 +20,7 @@ records and where each canonical field comes from::
     [customer.fields]
     legal_name = "NAME1"
     account_role = { path = "PARVW", transforms = [{ lookup = "roles" }] }
-    "addresses.billing.lines" = { paths = ["STRAS", "STR_SUPPL1"] }
+    "addresses.billing.city" = { path = "ORT01", when = { path = "PARVW", equals = "RE" } }
     "identifiers.vat.value" = "STCEG"
     "parents.bill_to_of" = "PARENT_KUNNR"
 """
@@ -65,6 +65,29 @@ class SourceInfo(_Strict):
     trust_rank: int = Field(default=10, ge=1, le=1000, description="1 is the most trusted")
 
 
+class Condition(_Strict):
+    """When a rule applies: the value at ``path`` equals one of the given values.
+
+    Written ``when = { path = "PARVW", in = ["RE"] }`` (or ``equals = "RE"``); values compare
+    after trimming and case folding.
+    """
+
+    path: str
+    equals: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if (self.equals is None) == (self.in_ is None):
+            raise ValueError("a condition takes exactly one of equals or in")
+        return self
+
+    def values(self) -> frozenset[str]:
+        """The accepted values, folded."""
+        accepted = [self.equals] if self.equals is not None else list(self.in_ or [])
+        return frozenset(v.strip().casefold() for v in accepted)
+
+
 class FieldRule(_Strict):
     """Where one canonical field comes from: a path, several paths, or a constant."""
 
@@ -72,6 +95,7 @@ class FieldRule(_Strict):
     paths: list[str] | None = None
     value: Any = None
     transforms: list[Any] = Field(default_factory=list)
+    when: Condition | None = None
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:

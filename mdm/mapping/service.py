@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from mdm.canonical.models import EntityType, model_for
@@ -38,12 +39,24 @@ class FieldError:
 
 @dataclass(slots=True)
 class MappedRecord:
-    """The outcome of mapping one source row: a canonical record, a tombstone, or errors."""
+    """The outcome of mapping one source row: a canonical record, a tombstone, or errors.
+
+    The canonical record is kept as the JSON text the validated model serialised to (one call
+    into pydantic's Rust core); `canonical` decodes it on demand.
+    """
 
     source_id: str | None
-    canonical: dict[str, Any] | None = None
+    canonical_json: str | None = None
     deleted: bool = False
     errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def canonical(self) -> dict[str, Any] | None:
+        """The canonical record as a mapping (None for a tombstone or a rejected record)."""
+        if self.canonical_json is None:
+            return None
+        decoded: dict[str, Any] = orjson.loads(self.canonical_json)
+        return decoded
 
     @property
     def ok(self) -> bool:
@@ -85,8 +98,13 @@ class _CompiledRule:
     constant: Any
     transforms: tuple[Transform, ...]
     many: bool
+    when: tuple[Getter, frozenset[str]] | None = None
 
     def read(self, row: Mapping[str, Any]) -> Any:
+        if self.when is not None:
+            found = self.when[0](row)
+            if found is None or str(found).strip().casefold() not in self.when[1]:
+                return None
         if not self.getters:
             value = self.constant
         elif self.many:
@@ -117,6 +135,7 @@ def _compile_rule(
         constant=rule.value,
         transforms=transforms,
         many=rule.paths is not None,
+        when=(_getter(rule.when.path), rule.when.values()) if rule.when else None,
     )
 
 
@@ -239,8 +258,7 @@ class CompiledEntityMapping:
             model = self.model.model_validate(_finish(record))
         except ValidationError as exc:
             return MappedRecord(source_id, errors=_validation_errors(exc))
-        canonical = model.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
-        return MappedRecord(source_id, canonical=canonical)
+        return MappedRecord(source_id, canonical_json=model.model_dump_json(exclude_none=True))
 
 
 def validate_canonical(entity_type: EntityType, data: Mapping[str, Any]) -> MappedRecord:
@@ -256,7 +274,7 @@ def validate_canonical(entity_type: EntityType, data: Mapping[str, Any]) -> Mapp
         return MappedRecord(
             None if _blank(source_id) else str(source_id), errors=_validation_errors(exc)
         )
-    return MappedRecord(model.source_id, canonical=model.model_dump(mode="json", exclude_none=True))
+    return MappedRecord(model.source_id, canonical_json=model.model_dump_json(exclude_none=True))
 
 
 def parse_mapping(document: Mapping[str, Any], origin: str) -> SourceMapping:

@@ -202,3 +202,16 @@ def test_api_batch_reports_each_record(uow: UnitOfWork) -> None:
 def test_unknown_source_system_is_named(session: Session) -> None:
     with pytest.raises(NotFoundError, match="unknown source system 'nope'"):
         get_source_system(session, "nope")
+
+
+def test_special_characters_round_trip(uow: UnitOfWork, tmp_path: Path) -> None:
+    name = 'Back\\slash "Quoted"\tTabbed\nTwo lines'
+    body = HEADER + '1,"' + name.replace('"', '""') + '",1 Rd,Oslo,NO,,\n'
+    assert load(uow, write(tmp_path, "special.csv", body)).counts.new == 1
+    with uow.session() as s:
+        head = s.scalars(select(SourceRecord)).one()
+        version = s.scalars(select(SourceRecordVersion)).one()
+    assert head.canonical is not None
+    assert head.canonical["legal_name"] == name
+    assert version.raw is not None
+    assert version.raw["name"] == name
