@@ -235,11 +235,10 @@ def load_samples(
 def _match_all(
     uow: UnitOfWork, ctx: ChangeContext, entity: EntityType | None = None, *, retrain: bool = False
 ) -> None:
-    from mdm.linkage.service import match_pending
+    from mdm.linkage.service import run_matching
 
     for entity_type in [entity] if entity else list(EntityType):
-        with uow.begin() as session:
-            s = match_pending(session, entity_type.value, ctx, retrain=retrain)
+        s = run_matching(uow, entity_type.value, ctx, retrain=retrain)
         if s.records or s.deleted:
             typer.echo(
                 f"matched {s.records} {entity_type.value} records ({s.deleted} deleted): "

@@ -42,7 +42,7 @@ from matching import (
     train,
 )
 from mdm.canonical.flatten import flatten
-from mdm.database import bulk_insert, id_in, table_of, utcnow
+from mdm.database import UnitOfWork, bulk_insert, id_in, table_of, utcnow
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.golden.service import Link, create_goldens, link, merge, recompute, unlink
 from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
@@ -278,12 +278,19 @@ def match_pending(
     *,
     chunk_size: int = 50_000,
     retrain: bool = False,
+    max_chunks: int | None = None,
 ) -> MatchSummary:
-    """Match every record of an entity type that waits to be matched; never commits."""
+    """Match the records of an entity type that wait to be matched; never commits.
+
+    Waiting records are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+    match workers can run side by side, each on its own chunk.
+    """
     summary = MatchSummary(entity_type)
     spec = spec_for(entity_type)
     model = None if retrain else active_model(session, entity_type)
-    while True:
+    chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        chunks += 1
         pending = session.execute(
             select(
                 SourceRecord.id, SourceSystem.code, SourceRecord.canonical, SourceRecord.deleted_at
@@ -295,6 +302,7 @@ def match_pending(
             )
             .order_by(SourceRecord.id)
             .limit(chunk_size)
+            .with_for_update(skip_locked=True, of=SourceRecord)
         ).all()
         if not pending:
             break
@@ -305,6 +313,48 @@ def match_pending(
             .values(matched_version=SourceRecord.version)
         )
     return summary
+
+
+def run_matching(
+    uow: UnitOfWork,
+    entity_type: str,
+    ctx: ChangeContext,
+    *,
+    chunk_size: int = 50_000,
+    retrain: bool = False,
+) -> MatchSummary:
+    """Match everything waiting, one transaction per chunk (a batch runner, like file loads).
+
+    A run stopped midway keeps the chunks it finished; the rest still wait.
+    """
+    total = MatchSummary(entity_type)
+    first = True
+    while True:
+        with uow.begin() as session:
+            part = match_pending(
+                session,
+                entity_type,
+                ctx,
+                chunk_size=chunk_size,
+                retrain=retrain and first,
+                max_chunks=1,
+            )
+        first = False
+        if not (part.records or part.deleted):
+            return total
+        for name in (
+            "records",
+            "deleted",
+            "candidate_pairs",
+            "linked",
+            "new_goldens",
+            "merged_goldens",
+            "review_tasks",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+        total.capped_keys.extend(part.capped_keys)
+        for kind, n in part.goldens.items():
+            total.goldens[kind] = total.goldens.get(kind, 0) + n
 
 
 def _match_chunk(

@@ -1,0 +1,227 @@
+"""Hub load: generated customer records loaded end to end into PostgreSQL, against Splink.
+
+The hub side ingests every generated customer file (map, validate, version), matches
+(standardise, blocking keys, candidates by join, vectorised scoring, clustering), builds golden
+records with survivorship and provenance, the cross-reference and the outbox — everything
+persisted. In the same run, Splink (DuckDB) deduplicates the same records, predicting and
+clustering only, persisting nothing. Each side runs in its own process; peak memory is that
+process's (and, for the hub, its ingest workers'). F1 is against the generator's ground truth:
+for the hub, golden-record membership; for Splink, its clusters and links at p >= 0.5.
+Target: the whole hub load within 2x Splink's time, memory under 4 GB.
+
+    python benchmarks/hub_load.py                      # about 1,000,000 customer records
+    python benchmarks/hub_load.py --records 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/mdm_hub_load"
+CUSTOMER_RECORDS_PER_UNIT = 3.68  # write_dataset writes about this many customer records a unit
+
+
+def hub_side(data_dir: Path, out: Path, workers: int) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from mdm import migrate
+    from mdm.canonical.flatten import flatten_customer
+    from mdm.database import UnitOfWork, create_engine
+    from mdm.devtools import recreate_database
+    from mdm.golden.models import GoldenMember
+    from mdm.ingest.service import ingest_file
+    from mdm.linkage.service import run_matching
+    from mdm.mapping.service import load_mappings
+    from mdm.outbox.service import ChangeContext, newest_seq
+    from mdm.sources.models import SourceRecord, SourceSystem
+    from mdm.sources.service import sync_source_systems
+
+    recreate_database(PG_URL)
+    migrate.upgrade(PG_URL)
+    uow = UnitOfWork(create_engine(PG_URL))
+    mappings = load_mappings([ROOT / "samples" / "mappings"])
+    with uow.begin() as session:
+        sync_source_systems(session, [m.source for m in mappings.values()])
+    files = json.loads((data_dir / "files.json").read_text())
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    records = 0
+    for source, path in files:
+        records += ingest_file(
+            uow, mappings[source], "customer", Path(path), workers=workers
+        ).counts.read
+    stages["ingest"] = round(time.perf_counter() - started, 1)
+    mark = time.perf_counter()
+    summary = run_matching(uow, "customer", ChangeContext(actor="bench", cause="hub_load"))
+    stages["match_and_golden"] = round(time.perf_counter() - mark, 1)
+    seconds = time.perf_counter() - started
+    with uow.session() as session:
+        rows = session.execute(
+            select(
+                SourceSystem.code,
+                SourceRecord.source_id,
+                SourceRecord.canonical,
+                GoldenMember.golden_id,
+            )
+            .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+            .join(GoldenMember, GoldenMember.source_record_id == SourceRecord.id)
+            .where(SourceRecord.entity_type == "customer")
+        ).all()
+        events = newest_seq(session)
+    flat = [
+        flatten_customer(f"{code}:{sid}", code, canonical or {}) for code, sid, canonical, _ in rows
+    ]
+    frame = pd.DataFrame.from_records(flat)
+    for col in ("phones", "emails", "tax_ids"):
+        frame[col] = frame[col].map(lambda v: list(v) if v else [])
+    frame.to_parquet(out / "records.parquet", index=False)
+    pd.DataFrame(
+        {"id": [f"{c}:{s}" for c, s, _, _ in rows], "cluster": [str(g) for *_, g in rows]}
+    ).to_parquet(out / "hub_clusters.parquet")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "seconds": seconds,
+        "records": records,
+        "stages": stages,
+        "peak_rss_mb": (own + children) / 1024,
+        "golden": summary.new_goldens,
+        "review_tasks": summary.review_tasks,
+        "events": events,
+    }
+
+
+def pair_metrics(ids: list[str], clusters: list[str], truth: dict[str, str]) -> dict[str, float]:
+    from matching import evaluate_clusters
+
+    keep = [i for i, x in enumerate(ids) if x in truth]
+    ids = [ids[i] for i in keep]
+    labels = pd.factorize(pd.Series([clusters[i] for i in keep]))[0]
+    entity = pd.factorize(pd.Series([truth[x] for x in ids]))[0]
+    frame = pd.DataFrame({"c": labels, "e": entity})
+    same_c = frame.groupby("c").size()
+    predicted = int((same_c * (same_c - 1) // 2).sum())
+    same_ce = frame.groupby(["c", "e"]).size()
+    tp = int((same_ce * (same_ce - 1) // 2).sum())
+    sizes = np.bincount(entity)
+    true_pairs = int((sizes * (sizes - 1) // 2).sum())
+    precision = tp / predicted if predicted else 1.0
+    recall = tp / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    b3 = evaluate_clusters(dict(zip(ids, labels.tolist(), strict=True)), {x: truth[x] for x in ids})
+    return {"precision": precision, "recall": recall, "f1": f1, "b3_f1": b3.f1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sides", default="hub,splink")
+    parser.add_argument("--hub-worker", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.hub_worker:
+        data_dir, out = (Path(p) for p in args.hub_worker)
+        print("RESULT " + json.dumps(hub_side(data_dir, out, args.workers)))
+        return
+
+    from mdm.synthetic import write_dataset
+
+    with tempfile.TemporaryDirectory(prefix="mdm-hub-load-") as tmp:
+        out = Path(tmp)
+        units = max(1, round(args.records / CUSTOMER_RECORDS_PER_UNIT))
+        mark = time.perf_counter()
+        info = write_dataset(out / "data", customers=units, products=0, seed=11)
+        (out / "files.json").write_text(
+            json.dumps([[source, str(path)] for source, path in info.customer_files.items()])
+        )
+        with info.truth.open(encoding="utf-8") as handle:
+            truth = {
+                f"{r['source']}:{r['source_id']}": r["entity_key"]
+                for r in csv.DictReader(handle)
+                if r["entity_type"] == "customer"
+            }
+        print(f"generated {len(truth):,} customer records in {time.perf_counter() - mark:.1f} s")
+        results: dict[str, dict[str, Any]] = {}
+        if "hub" in args.sides:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--workers",
+                    str(args.workers),
+                    "--hub-worker",
+                    str(out),
+                    str(out),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=ROOT,
+            )
+            lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if proc.returncode or not lines:
+                print(f"hub failed:\n{proc.stderr[-3000:]}")
+                return
+            results["hub"] = json.loads(lines[-1][7:])
+            hub = pd.read_parquet(out / "hub_clusters.parquet")
+            results["hub"].update(pair_metrics(hub["id"].tolist(), hub["cluster"].tolist(), truth))
+        if "splink" in args.sides and (out / "records.parquet").exists():
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "benchmarks" / "scale.py"),
+                    "--worker",
+                    "splink",
+                    "--records",
+                    str(out / "records.parquet"),
+                    "--out",
+                    str(out),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=ROOT,
+            )
+            lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if proc.returncode or not lines:
+                print(f"splink failed:\n{proc.stderr[-3000:]}")
+            else:
+                results["splink"] = json.loads(lines[-1][7:])
+                sp = pd.read_parquet(out / "splink_clusters.parquet")
+                results["splink"].update(
+                    pair_metrics(sp["id"].tolist(), sp["cluster"].tolist(), truth)
+                )
+        print(
+            f"{'side':7} {'seconds':>8} {'peak MB':>8} {'precision':>9} {'recall':>7} "
+            f"{'F1':>7} {'B3 F1':>7}"
+        )
+        for side, r in results.items():
+            print(
+                f"{side:7} {r['seconds']:8.1f} {r['peak_rss_mb']:8.0f} {r['precision']:9.4f} "
+                f"{r['recall']:7.4f} {r['f1']:7.4f} {r['b3_f1']:7.4f}"
+            )
+        for side, r in results.items():
+            extra = {
+                k: v
+                for k, v in r.items()
+                if k not in {"seconds", "peak_rss_mb", "precision", "recall", "f1", "b3_f1"}
+            }
+            print(f"{side}: {json.dumps(extra)}")
+        print("target: hub within 2x Splink's time, hub memory < 4 GB")
+
+
+if __name__ == "__main__":
+    main()
