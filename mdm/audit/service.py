@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.audit.models import AuditEntry
-from mdm.database import table_of, utcnow
+from mdm.database import bulk_insert, table_of, utcnow
 from mdm.outbox.service import ChangeContext
 
 
@@ -31,8 +31,9 @@ def record(session: Session, entries: Sequence[Audit], ctx: ChangeContext) -> No
     if not entries:
         return
     now = utcnow()
-    session.execute(
-        insert(table_of(AuditEntry)),
+    bulk_insert(
+        session,
+        table_of(AuditEntry),
         [
             {
                 "at": now,

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mdm.database import table_of, utcnow
+from mdm.database import bulk_insert, table_of, utcnow
 from mdm.outbox.models import OutboxEvent, OutboxHead
 
 EVENT_TYPES = (
@@ -67,8 +67,9 @@ def emit(session: Session, events: Sequence[Event], ctx: ChangeContext) -> list[
     ).scalar_one()
     first = last - n + 1
     now = utcnow()
-    session.execute(
-        insert(table_of(OutboxEvent)),
+    bulk_insert(
+        session,
+        table_of(OutboxEvent),
         [
             {
                 "seq": first + i,
