@@ -172,8 +172,13 @@ def unlink(
     ctx: ChangeContext,
     *,
     reason: str = "unlink",
+    deferred: list[Event] | None = None,
 ) -> dict[int, int]:
-    """Detach source records from their golden records; returns record → former golden."""
+    """Detach source records from their golden records; returns record → former golden.
+
+    With ``deferred``, the unlink events are appended there for the caller to emit (or drop,
+    when a record ends up back where it was) instead of being emitted now.
+    """
     former: dict[int, int] = {}
     for chunk in _chunks(list(record_ids)):
         former.update(
@@ -202,20 +207,20 @@ def unlink(
         )
     if reason != "relink":
         keys = _record_keys(session, list(former))
-        emit(
-            session,
-            [
-                Event(
-                    "xref.unlinked",
-                    entity_type,
-                    golden_id,
-                    None,
-                    {"source_record_id": rid, **keys.get(rid, {}), "reason": reason},
-                )
-                for rid, golden_id in former.items()
-            ],
-            ctx,
-        )
+        unlinked = [
+            Event(
+                "xref.unlinked",
+                entity_type,
+                golden_id,
+                None,
+                {"source_record_id": rid, **keys.get(rid, {}), "reason": reason},
+            )
+            for rid, golden_id in former.items()
+        ]
+        if deferred is None:
+            emit(session, unlinked, ctx)
+        else:
+            deferred.extend(unlinked)
     return former
 
 

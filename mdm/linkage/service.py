@@ -391,8 +391,11 @@ def _match_chunk(
     # Judge changed records afresh, except those a steward placed by hand.
     detach = [rid for rid, (_, reason) in members.items() if reason != "steward"]
     former: dict[int, int] = {}
+    unlink_events: list[Event] = []
     if detach:
-        former = unlink(session, entity_type, detach, ctx, reason="re-evaluate")
+        former = unlink(
+            session, entity_type, detach, ctx, reason="re-evaluate", deferred=unlink_events
+        )
         touched.update(former.values())
     pairs, capped = _candidates(session, entity_type, live_ids, spec)
     summary.capped_keys.extend(capped)
@@ -503,7 +506,16 @@ def _match_chunk(
         )
     _supersede_reviews(session, entity_type, live_ids, ctx)
     counts = recompute(session, entity_type, touched, ctx)
-    emit(session, link_events, ctx)
+    # A re-evaluated record that stayed where it was is no news for downstream systems.
+    stayed = {
+        lk.source_record_id for lk in planned if former.get(lk.source_record_id) == lk.golden_id
+    }
+    emit(
+        session,
+        [e for e in unlink_events if e.payload["source_record_id"] not in stayed]
+        + [e for e in link_events if e.payload["source_record_id"] not in stayed],
+        ctx,
+    )
     for kind, n in counts.items():
         summary.goldens[kind] = summary.goldens.get(kind, 0) + n
     return model

@@ -332,3 +332,15 @@ def test_events_carry_cause_and_correlation(session: Session) -> None:
 
 def _unused(x: Any) -> None:  # keeps GoldenMember imported for readers of the schema
     _ = GoldenMember
+
+
+def test_changed_record_that_stays_only_updates_its_golden_record(
+    session: Session, hub: Ingest
+) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub("crm", {"0015A": ACME_CRM})
+    after = max(e.seq for e in events(session))
+    hub("crm", {"0015A": {**ACME_CRM, "phones": ["+49 221 555000"]}})
+    news = events(session, after)
+    assert [e.event_type for e in news] == ["golden.updated"]
+    assert news[0].payload["changed"] == ["phones"]
