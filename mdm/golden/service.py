@@ -273,10 +273,13 @@ def recompute(
         for gid, rid, code, sid, rank, received, canonical in rows:
             members[gid].append(Member(rid, code, sid, rank, received, canonical or {}))
         overrides: dict[int, dict[str, Any]] = defaultdict(dict)
+        pinned: dict[int, dict[str, dict[str, str]]] = defaultdict(dict)
         for o in session.scalars(
             select(GoldenOverride).where(id_in(GoldenOverride.golden_id, chunk, session))
         ):
             overrides[o.golden_id][o.attribute] = o.value
+            # An override's provenance is when and by whom it was set, stable across runs.
+            pinned[o.golden_id][o.attribute] = {"at": o.created_at.isoformat(), "actor": o.actor}
         goldens = session.scalars(
             select(GoldenRecord).where(id_in(GoldenRecord.id, chunk, session))
         ).all()
@@ -302,6 +305,9 @@ def recompute(
             view = survive(members[golden.id], spec, overrides.get(golden.id), now)
             attributes = _jsonable(view.attributes)
             provenance = _jsonable(view.provenance)
+            for attribute, origin in pinned.get(golden.id, {}).items():
+                if isinstance(provenance.get(attribute), dict):
+                    provenance[attribute].update(origin)
             if golden.version > 0 and attributes == golden.attributes and golden.status == "active":
                 counts["unchanged"] += 1
                 if provenance != golden.provenance:
