@@ -114,14 +114,12 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        if any(self.find(x) == rb for x in self.cannot[ra]) or any(
-            self.find(x) == ra for x in self.cannot[rb]
-        ):
+        # Cannot-link is symmetric, so scanning the smaller side's partners is enough.
+        small, large = (ra, rb) if len(self.cannot[ra]) <= len(self.cannot[rb]) else (rb, ra)
+        if any(self.find(x) == large for x in self.cannot[small]):
             return False
-        if len(self.cannot[ra]) < len(self.cannot[rb]):
-            ra, rb = rb, ra
-        self.parent[rb] = ra
-        self.cannot[ra] |= self.cannot.pop(rb)
+        self.parent[small] = large
+        self.cannot[large] |= self.cannot.pop(small)
         return True
 
 

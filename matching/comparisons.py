@@ -164,7 +164,10 @@ def factorize(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[IntArray, npt.N
     ([0, -1, 1, 0, -1], ['b', 'a'])
     """
     if len(values) > _SMALL:
-        codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+        # Filled element by element: tuples must stay values, not become a second axis.
+        flat = np.empty(len(values), dtype=object)
+        flat[:] = list(values)
+        codes, uniques = pd.factorize(flat)
         return codes.astype(np.int64), np.asarray(uniques, dtype=object)
     seen: dict[Any, int] = {}
     out = np.empty(len(values), dtype=np.int64)
@@ -199,6 +202,15 @@ def scalar_codes(
 
 
 def _scalar_codes(left: Frame, right: Frame | None, column: str, other: str | None) -> ScalarCodes:
+    if (
+        right is None
+        and other is None
+        and isinstance(left, pd.DataFrame)
+        and (column in left.columns and isinstance(left[column].dtype, pd.CategoricalDtype))
+    ):
+        cat = left[column].cat
+        cat_codes = np.asarray(cat.codes.to_numpy(), dtype=np.int64)
+        return ScalarCodes(cat_codes, cat_codes, cat.categories.to_numpy(dtype=object))
     lv = _column(left, column)
     if right is None and other is None:
         codes, uniques = factorize(lv)

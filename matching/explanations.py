@@ -37,7 +37,14 @@ class ComparisonExplanation:
         >>> ComparisonExplanation("city", "else", 3, -2.04, 0.0, "koln", "bonn").text()
         'city else -2.0'
         """
-        sim = f" ({self.scorer} {self.similarity:.2f})" if self.similarity is not None else ""
+        sim = ""
+        if self.similarity is not None:
+            shown = (
+                f"{self.similarity:.0f}"
+                if (self.scorer or "").endswith("distance")
+                else f"{self.similarity:.2f}"
+            )
+            sim = f" ({self.scorer} {shown})"
         tf = f" (tf {self.tf_adjustment:+.1f})" if self.tf_adjustment else ""
         return f"{self.comparison} {self.level}{sim} {self.total:+.1f}{tf}"
 

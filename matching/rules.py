@@ -40,6 +40,7 @@ def condition_holds(
 ) -> BoolArray:
     """Evaluate one condition for every pair.
 
+    >>> import pandas as pd
     >>> frame = pd.DataFrame({"role": ["ship_to", "bill_to", None]})
     >>> cond = Condition(column="role", test="differ")
     >>> condition_holds(cond, frame, None, np.array([0, 0]), np.array([1, 2]),
@@ -107,6 +108,7 @@ def evaluate_rules(
     """Evaluate every rule of the spec for every pair.
 
     >>> from matching.spec import default_product_spec
+    >>> import pandas as pd
     >>> frame = pd.DataFrame({"gtin": ["00000000000017", "00000000000024", "00000000000017"]})
     >>> out = evaluate_rules(default_product_spec(), frame, None, np.array([0, 0]),
     ...                      np.array([1, 2]))

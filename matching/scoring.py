@@ -221,7 +221,8 @@ def _level_similarity(
         return round(float(val), 3), "idf_cosine"
     assert level.scorer is not None
     if level.kind == "distance":
-        return float(edit_distance(level.scorer, [str(lv)], [str(rv)])[0]), level.scorer
+        distance = float(edit_distance(level.scorer, [str(lv)], [str(rv)])[0])
+        return distance, f"{level.scorer} distance"
     return round(float(similarity(level.scorer, [str(lv)], [str(rv)])[0]), 3), level.scorer
 
 

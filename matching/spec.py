@@ -578,7 +578,9 @@ def default_customer_spec() -> MatchSpec:
         BlockingRule(name="tax_id", parts=(KeyPart(column="tax_ids"),)),
         BlockingRule(name="duns", parts=(KeyPart(column="duns"),)),
         BlockingRule(name="phone", parts=(KeyPart(column="phones"),)),
-        BlockingRule(name="email", parts=(KeyPart(column="emails"),)),
+        # A shared address or website held by dozens of records (info@, a group domain) no
+        # longer identifies one customer; such keys are capped and reported.
+        BlockingRule(name="email", parts=(KeyPart(column="emails"),), max_block_size=30),
         BlockingRule(
             name="postcode+name",
             parts=(
@@ -597,7 +599,11 @@ def default_customer_spec() -> MatchSpec:
                 KeyPart(column="city"),
             ),
         ),
-        BlockingRule(name="website", parts=(KeyPart(column="website"), KeyPart(column="country"))),
+        BlockingRule(
+            name="website",
+            parts=(KeyPart(column="website"), KeyPart(column="country")),
+            max_block_size=30,
+        ),
     )
     site_roles = ("bill_to", "ship_to")
     rules = (

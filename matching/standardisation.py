@@ -970,7 +970,14 @@ def standardise(
         if std.kind in _MULTI_KINDS:
             columns.update(_standardise_multi(std, raw))
         else:
-            columns.update(_standardise_scalar(std, raw))
+            for key, values in _standardise_scalar(std, raw).items():
+                # Categoricals: values stored once, and every later stage gets the integer
+                # codes for free instead of hashing a million strings again.
+                columns[key] = (
+                    values
+                    if std.kind == "numeric" or key.endswith("_all")
+                    else pd.Categorical(values)
+                )
     return pd.DataFrame(columns)
 
 

@@ -78,20 +78,13 @@ def test_oversized_key_is_capped_and_reported() -> None:
 
 
 def test_link_mode_only_pairs_across_frames() -> None:
-    std = frame()
-    left, right = std.iloc[:3].reset_index(drop=True), std.iloc[3:].reset_index(drop=True)
-    extra = pd.DataFrame(
-        [
-            {
-                "id": "z",
-                "given_name": "ann",
-                "surname": "lee",
-                "date_of_birth": None,
-                "postcode": None,
-            }
-        ]
-    )
-    right = pd.concat([right, extra], ignore_index=True)
+    rows = [
+        dict(zip(("id", "given_name", "surname", "date_of_birth", "postcode"), p, strict=True))
+        for p in PEOPLE
+    ]
+    rows.append({"id": "z", "given_name": "ann", "surname": "lee"})
+    left = m.standardise(rows[:3], people_spec())
+    right = m.standardise(rows[3:], people_spec())
     result = m.candidate_pairs(left, people_spec(), other=right)
     # Only z (ann lee) shares a key with the left side, with a and b; never a-b itself.
     assert pair_ids(result, left, right) == [("a", "z"), ("b", "z")]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from matching.comparisons import IdfTable, compare, multi_codes, multi_conflict
-from matching.spec import Comparison, Level, default_product_spec
+from matching.spec import Comparison, Level, default_customer_spec, default_product_spec
 
 NULL = Level(label="null", kind="null")
 ELSE = Level(label="else", kind="else")
@@ -122,3 +122,25 @@ def test_link_mode_codes_are_shared_across_frames() -> None:
     right = pd.DataFrame({"n": ["y", "x", None]})
     out = compare(comp, left, right, np.array([0, 0, 1, 1]), np.array([0, 1, 0, 2]), multi=False)
     assert out.levels.tolist() == [2, 1, 1, 0]
+
+
+def test_email_levels_count_address_and_domain_once() -> None:
+    comp = default_customer_spec().comparison("email")
+    frame = pd.DataFrame(
+        {
+            "emails": [
+                ("a@acme.com",),
+                ("a@acme.com",),
+                ("b@acme.com",),
+                ("c@gmail.com",),
+                ("d@gmail.com",),
+            ],
+            "emails_domains": [("acme.com",), ("acme.com",), ("acme.com",), (), ()],
+        }
+    )
+    pairs = [(0, 1), (0, 2), (3, 4), (0, 3)]
+    li = np.array([p[0] for p in pairs])
+    ri = np.array([p[1] for p in pairs])
+    out = compare(comp, frame, None, li, ri, multi=True).levels.tolist()
+    # same address; same company domain; a shared free-mail domain is no evidence; else.
+    assert out == [1, 2, 3, 3]

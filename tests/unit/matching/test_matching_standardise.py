@@ -172,3 +172,17 @@ def test_batch_and_single_record_standardisation_agree() -> None:
             if isinstance(other, float) and math.isnan(other):
                 other = None  # a numeric frame column holds NaN for missing
             assert value == other, key
+
+
+def test_batch_standardisation_of_many_tax_id_dicts() -> None:
+    # Enough rows to take the pandas path; dict values must stay one value per row.
+    records = [
+        {
+            "id": str(i),
+            "country": "DE",
+            "tax_ids": [{"scheme": "vat", "value": "DE136695976", "country": None}],
+        }
+        for i in range(600)
+    ]
+    frame = standardise(records, default_customer_spec())
+    assert set(frame["tax_ids"]) == {("DE:vat=DE136695976",)}
