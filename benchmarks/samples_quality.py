@@ -29,6 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load(url: str) -> float:
+    if url.startswith("postgresql"):
+        from mdm.devtools import recreate_database
+
+        recreate_database(url)
     started = time.perf_counter()
     for args in (["db", "upgrade"], ["load-samples", "--samples-dir", str(ROOT / "samples")]):
         subprocess.run(

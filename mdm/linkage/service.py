@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from matching import (
@@ -42,15 +42,17 @@ from matching import (
     train,
 )
 from mdm.canonical.flatten import flatten
-from mdm.database import UnitOfWork, bulk_insert, id_in, table_of, utcnow
+from mdm.database import UnitOfWork, bulk_insert, id_in, table_of, text_in, utcnow
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.golden.service import Link, create_goldens, link, merge, recompute, unlink
+from mdm.hierarchies.service import sync_hierarchy
 from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
 from mdm.outbox.service import ChangeContext, Event, emit
 from mdm.sources.models import SourceRecord, SourceSystem
 from mdm.stewardship.models import CannotLink, MatchCandidate
 
 MIN_TRAINING_RECORDS = 20
+CANDIDATE_KEYS_PER_QUERY = 20_000
 
 
 def spec_for(entity_type: str) -> MatchSpec:
@@ -209,45 +211,54 @@ def _store_features(
 def _candidates(
     session: Session, entity_type: str, record_ids: Sequence[int], spec: MatchSpec
 ) -> tuple[list[tuple[int, int]], list[tuple[str, int]]]:
+    """Candidate pairs of the chunk's records, and the keys left out for being too common.
+
+    Two index look-ups (the chunk's keys by record, then every record holding those keys by
+    key) and a join in memory: the plan cannot go wrong however stale the table's statistics
+    are, which a self-join in SQL could (nested loops over a freshly loaded table).
+    """
     caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
-    cap = max(caps.values(), default=200)
-    mine = (
-        select(BlockingKey.key, BlockingKey.source_record_id)
-        .where(
-            BlockingKey.entity_type == entity_type,
-            id_in(BlockingKey.source_record_id, record_ids, session),
-        )
-        .subquery("mine")
+    default_cap = max(caps.values(), default=200)
+    mine = pd.DataFrame(
+        session.execute(
+            select(BlockingKey.key, BlockingKey.source_record_id).where(
+                BlockingKey.entity_type == entity_type,
+                id_in(BlockingKey.source_record_id, record_ids, session),
+            )
+        ).all(),
+        columns=["key", "rid"],
     )
-    sizes = (
-        select(BlockingKey.key, func.count().label("n"))
-        .where(BlockingKey.entity_type == entity_type, BlockingKey.key.in_(select(mine.c.key)))
-        .group_by(BlockingKey.key)
-        .subquery("sizes")
+    if mine.empty:
+        return [], []
+    keys = mine["key"].unique().tolist()
+    holders = pd.DataFrame(
+        [
+            row
+            for start in range(0, len(keys), CANDIDATE_KEYS_PER_QUERY)
+            for row in session.execute(
+                select(BlockingKey.key, BlockingKey.source_record_id).where(
+                    BlockingKey.entity_type == entity_type,
+                    text_in(
+                        BlockingKey.key, keys[start : start + CANDIDATE_KEYS_PER_QUERY], session
+                    ),
+                )
+            ).all()
+        ],
+        columns=["key", "other"],
     )
-    capped = [
-        (k, int(n))
-        for k, n in session.execute(select(sizes.c.key, sizes.c.n).where(sizes.c.n > cap))
-    ]
-    other = BlockingKey.__table__.alias("other")
-    query = (
-        select(mine.c.source_record_id, other.c.source_record_id)
-        .join(
-            other,
-            and_(
-                other.c.entity_type == entity_type,
-                other.c.key == mine.c.key,
-                other.c.source_record_id != mine.c.source_record_id,
-            ),
-        )
-        .join(sizes, sizes.c.key == mine.c.key)
-        .where(sizes.c.n <= cap)
-        .distinct()
-    )
-    if capped:
-        query = query.where(mine.c.key.not_in([k for k, _ in capped]))
-    pairs = {(min(a, b), max(a, b)) for a, b in session.execute(query)}
-    return sorted(pairs), capped
+    sizes = holders.groupby("key").size()
+    limits = sizes.index.map(lambda k: caps.get(str(k).split(":", 1)[0], default_cap))
+    too_big = sizes[sizes.to_numpy() > np.asarray(limits)]
+    capped = [(str(k), int(n)) for k, n in too_big.items()]
+    holders = holders[~holders["key"].isin(too_big.index)]
+    joined = mine.merge(holders, on="key")
+    joined = joined[joined["rid"] != joined["other"]]
+    if joined.empty:
+        return [], capped
+    a = joined["rid"].to_numpy(dtype=np.int64)
+    b = joined["other"].to_numpy(dtype=np.int64)
+    pairs = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0)
+    return [(int(x), int(y)) for x, y in pairs], capped
 
 
 def _cannot_links(session: Session, record_ids: Sequence[int]) -> list[tuple[int, int]]:
@@ -380,6 +391,8 @@ def _match_chunk(
         touched.update(unlink(session, entity_type, deleted, ctx, reason="deleted").values())
     if not live:
         recompute(session, entity_type, touched, ctx)
+        if entity_type == "customer":
+            sync_hierarchy(session, touched, ctx)
         return model
     live_ids = [p[0] for p in live]
     summary.records += len(live)
@@ -518,6 +531,8 @@ def _match_chunk(
     )
     for kind, n in counts.items():
         summary.goldens[kind] = summary.goldens.get(kind, 0) + n
+    if entity_type == "customer":
+        sync_hierarchy(session, touched, ctx)
     return model
 
 
