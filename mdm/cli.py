@@ -21,6 +21,7 @@ from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork, create_engine
 from mdm.errors import MdmError
 from mdm.golden.models import GoldenMember
+from mdm.hierarchies.cli import hierarchy_app
 from mdm.ingest.models import IngestBatch, RejectedRecord
 from mdm.ingest.service import FileIngestResult, ingest_file
 from mdm.linkage.service import golden_counts
@@ -43,6 +44,7 @@ review_app = typer.Typer(help="The steward review queue.", no_args_is_help=True)
 golden_app = typer.Typer(help="Golden records.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(golden_app, name="golden")
+app.add_typer(hierarchy_app, name="hierarchy")
 
 
 @dataclass

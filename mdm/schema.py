@@ -8,6 +8,7 @@ from __future__ import annotations
 from mdm.audit.models import AuditEntry
 from mdm.database import Base
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
+from mdm.hierarchies.models import HierarchyClaim, HierarchyConflict, HierarchyEdge
 from mdm.ingest.models import IngestBatch, RejectedRecord
 from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
 from mdm.outbox.models import OutboxEvent, OutboxHead
@@ -23,6 +24,9 @@ __all__ = [
     "GoldenMember",
     "GoldenOverride",
     "GoldenRecord",
+    "HierarchyClaim",
+    "HierarchyConflict",
+    "HierarchyEdge",
     "IngestBatch",
     "MatchCandidate",
     "MatchFeatures",

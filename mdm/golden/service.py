@@ -27,6 +27,7 @@ from mdm.golden.survivorship import (
     default_product_survivorship,
     survive,
 )
+from mdm.hierarchies.service import on_merge
 from mdm.outbox.service import ChangeContext, Event, emit
 from mdm.sources.models import SourceRecord, SourceSystem
 
@@ -455,6 +456,8 @@ def merge(
     )
     write_audit(session, audits, ctx)
     emit(session, events, ctx)
+    if entity_type == "customer":
+        on_merge(session, survivor, retired, ctx)
     if recompute_survivor:
         recompute(session, entity_type, [survivor], ctx)
     return survivor

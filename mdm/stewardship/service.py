@@ -23,6 +23,7 @@ from mdm.database import bulk_insert, table_of, utcnow
 from mdm.errors import ConflictError, InvalidInputError, NotFoundError
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
 from mdm.golden.service import Link, create_goldens, link, merge, recompute, snapshot, unlink
+from mdm.hierarchies.service import sync_hierarchy
 from mdm.outbox.service import ChangeContext, Event, emit
 from mdm.sources.models import SourceRecord
 from mdm.stewardship.models import CannotLink, MatchCandidate
@@ -320,6 +321,8 @@ def unmerge(
         session, [(source_record_id, o) for o in others], ctx, reason or "unmerged by a steward"
     )
     recompute(session, entity_type, [golden_id, target], ctx)
+    if entity_type == "customer":
+        sync_hierarchy(session, [golden_id, target], ctx)
     session.refresh(golden)
     write_audit(
         session, [Audit("unmerge", entity_type, golden_id, before, snapshot(golden), reason)], ctx

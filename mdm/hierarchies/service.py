@@ -1,0 +1,1556 @@
+"""The reconciled customer hierarchy between golden records: derive, edit, carry, read.
+
+Derivation (`sync_hierarchy`) reads what each member source record of a golden record says
+about its parents (``canonical.parents``), resolves every reference through the
+cross-reference (source system + source ID → source record → golden record), keeps one edge
+per (child, relation) by source priority, and opens a steward task when the sources disagree
+or when the edge they name would break the rules. A reference to a parent that has not arrived
+is kept as a pending claim and resolved when the parent's golden record is synced.
+
+Every change closes the current edge and opens a new one (effective dating), is audited and
+is emitted as ``hierarchy.changed``, all in the caller's transaction; nothing here commits.
+
+Reads are recursive queries (``WITH RECURSIVE``) on the edge table, so serving a subtree costs
+the subtree, not the customer base. Before an edge is written, `hierarchy.check_move` checks it
+against the part of the graph it touches, loaded by three small queries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hierarchy import DEFAULT_RULES, Edge, Finding, Hierarchy, HierarchyRules, Node, check_move
+from hierarchy.errors import HierarchyError
+from mdm.audit.service import Audit
+from mdm.audit.service import record as write_audit
+from mdm.database import bulk_insert, id_in, table_of, utcnow
+from mdm.errors import ConflictError, InvalidInputError, NotFoundError
+from mdm.golden.models import GoldenMember, GoldenRecord
+from mdm.hierarchies.models import HierarchyClaim, HierarchyConflict, HierarchyEdge
+from mdm.outbox.service import ChangeContext, Event, emit
+from mdm.sources.models import SourceRecord, SourceSystem
+
+ENTITY_TYPE = "customer"
+DEFAULT_ROLE = "legal_entity"
+# A guard against loops in the stored graph (which validation keeps out): the default rules
+# allow at most ten subsidiary levels plus one sold-to, bill-to and ship-to level.
+MAX_DEPTH = 32
+CHUNK = 5_000
+
+EDGES = table_of(HierarchyEdge)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeView:
+    """One edge as callers see it."""
+
+    child: int
+    parent: int | None
+    relation: str
+    status: str
+    origin: str
+    source: str | None
+    version: int
+    valid_from: str
+    valid_to: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The edge as a JSON-ready mapping."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class HierarchyNode:
+    """A golden record reached by a hierarchy read, with how it was reached.
+
+    For descendants, ``parent`` is the node it hangs under; for ancestors, ``child`` is the
+    node below it on the path. ``depth`` counts edges from the node the read started at.
+    ``name`` is filled only when the read was asked for names.
+    """
+
+    golden_id: int
+    role: str
+    name: str | None
+    relation: str
+    depth: int
+    parent: int | None = None
+    child: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RollupView:
+    """The members of one role under a node, and how many there are."""
+
+    golden_id: int
+    role: str
+    count: int
+    members: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class SyncSummary:
+    """What one derivation run did."""
+
+    goldens: int = 0
+    claims: int = 0
+    pending_claims: int = 0
+    added: int = 0
+    removed: int = 0
+    reparented: int = 0
+    unchanged: int = 0
+    refused: int = 0
+    conflicts_opened: int = 0
+    conflicts_resolved: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The summary as a JSON-ready mapping."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Changes:
+    """Audit entries and events gathered during one call, written together at its end."""
+
+    audits: list[Audit] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def write(self, session: Session, ctx: ChangeContext) -> None:
+        write_audit(session, self.audits, ctx)
+        emit(session, self.events, ctx)
+        self.audits.clear()
+        self.events.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """One member source record's word on its golden record's parent by one relation."""
+
+    child: int
+    source_record_id: int
+    source: str
+    source_id: str
+    trust_rank: int
+    relation: str
+    parent_source: str
+    parent_source_id: str
+    parent: int | None
+
+    @property
+    def priority(self) -> tuple[int, str, int]:
+        return (self.trust_rank, self.source, self.source_record_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "source_id": self.source_id,
+            "parent_source": self.parent_source,
+            "parent_source_id": self.parent_source_id,
+            "parent_golden_id": self.parent,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else _utc(value).isoformat()  # type: ignore[union-attr]
+
+
+def _view(edge: HierarchyEdge) -> EdgeView:
+    return EdgeView(
+        child=edge.child_golden_id,
+        parent=edge.parent_golden_id,
+        relation=edge.relation,
+        status=edge.status,
+        origin=edge.origin,
+        source=edge.source_code,
+        version=edge.version,
+        valid_from=_iso(edge.valid_from) or "",
+        valid_to=_iso(edge.valid_to),
+    )
+
+
+def _edge_payload(edge: HierarchyEdge) -> dict[str, Any]:
+    return {
+        "child": edge.child_golden_id,
+        "parent": edge.parent_golden_id,
+        "relation": edge.relation,
+        "origin": edge.origin,
+        "source": edge.source_code,
+        "version": edge.version,
+    }
+
+
+def _visible(edges: Any, dated: bool) -> ColumnElement[bool]:
+    """Edges with a parent that are current, or that were current at ``:as_of`` (dated).
+
+    Only a steward's removal marker lacks a parent; testing the parent rather than the
+    status keeps the current reads inside the two covering indexes (index-only scans).
+    """
+    if not dated:
+        return and_(edges.c.valid_to.is_(None), edges.c.parent_golden_id.is_not(None))
+    as_of = bindparam("as_of", type_=DateTime(timezone=True))
+    return and_(
+        edges.c.valid_from <= as_of,
+        or_(edges.c.valid_to.is_(None), edges.c.valid_to > as_of),
+        edges.c.parent_golden_id.is_not(None),
+    )
+
+
+def _role_column() -> ColumnElement[str]:
+    return func.coalesce(GoldenRecord.attributes["account_role"].as_string(), DEFAULT_ROLE)
+
+
+def _name_column() -> ColumnElement[str]:
+    return func.coalesce(
+        GoldenRecord.attributes["legal_name"].as_string(),
+        GoldenRecord.attributes["trading_name"].as_string(),
+    )
+
+
+def _roles(session: Session, golden_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(golden_ids))
+    roles: dict[int, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        roles.update(
+            {
+                int(gid): str(role)
+                for gid, role in session.execute(
+                    select(GoldenRecord.id, _role_column()).where(
+                        id_in(GoldenRecord.id, chunk, session)
+                    )
+                )
+            }
+        )
+    return roles
+
+
+def _resolve(session: Session, golden_id: int) -> GoldenRecord:
+    """A golden record by ID, following a merge redirect to the survivor.
+
+    The same as `mdm.golden.service.resolve`, kept here so that the golden service can call
+    `on_merge` without a circular import.
+    """
+    golden = session.get(GoldenRecord, golden_id)
+    if golden is None:
+        raise NotFoundError(f"golden record {golden_id} does not exist")
+    if golden.status == "merged" and golden.merged_into_id is not None:
+        survivor = session.get(GoldenRecord, golden.merged_into_id)
+        if survivor is not None:
+            return survivor
+    return golden
+
+
+def _survivor(session: Session, golden_id: int) -> int:
+    golden = _resolve(session, golden_id)
+    if golden.entity_type != ENTITY_TYPE:
+        raise InvalidInputError(f"golden record {golden_id} is not a customer")
+    if golden.status != "active":
+        raise InvalidInputError(f"golden record {golden_id} is {golden.status}")
+    return golden.id
+
+
+def _current(session: Session, child: int, relation: str) -> HierarchyEdge | None:
+    return session.scalar(
+        select(HierarchyEdge).where(
+            HierarchyEdge.child_golden_id == child,
+            HierarchyEdge.relation == relation,
+            HierarchyEdge.valid_to.is_(None),
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing edges
+
+
+def _close(edge: HierarchyEdge, now: datetime) -> None:
+    edge.valid_to = now
+
+
+def _open(
+    session: Session,
+    *,
+    child: int,
+    parent: int | None,
+    relation: str,
+    origin: str,
+    source: str | None,
+    version: int,
+    now: datetime,
+    ctx: ChangeContext,
+    reason: str,
+) -> HierarchyEdge:
+    edge = HierarchyEdge(
+        child_golden_id=child,
+        parent_golden_id=parent,
+        relation=relation,
+        status="active" if parent is not None else "removed",
+        origin=origin,
+        source_code=source,
+        version=version,
+        valid_from=now,
+        valid_to=None,
+        actor=ctx.actor[:200],
+        reason=reason,
+    )
+    session.add(edge)
+    return edge
+
+
+def _record(
+    changes: _Changes,
+    change: str,
+    before: HierarchyEdge | None,
+    after: HierarchyEdge | None,
+    reason: str,
+) -> None:
+    """Audit and announce one change of a child's parent."""
+    shown = after if after is not None and after.parent_golden_id is not None else before
+    assert shown is not None  # a change has an edge on one side at least
+    child = shown.child_golden_id
+    changes.audits.append(
+        Audit(
+            f"hierarchy.{change}",
+            ENTITY_TYPE,
+            child,
+            None if before is None else _edge_payload(before),
+            None if after is None else _edge_payload(after),
+            reason,
+        )
+    )
+    payload: dict[str, Any] = {"edge": _edge_payload(shown), "change": change, "reason": reason}
+    if change == "reparented" and before is not None:
+        payload["previous_parent"] = before.parent_golden_id
+    changes.events.append(Event("hierarchy.changed", ENTITY_TYPE, child, None, payload))
+
+
+def _replace(
+    session: Session,
+    changes: _Changes,
+    current: HierarchyEdge | None,
+    *,
+    child: int,
+    parent: int | None,
+    relation: str,
+    origin: str,
+    source: str | None,
+    now: datetime,
+    ctx: ChangeContext,
+    reason: str,
+) -> HierarchyEdge | None:
+    """Close the current edge of a slot and open the next one; audit and announce it.
+
+    ``parent=None`` with origin ``derived`` only closes; with origin ``steward`` it opens a
+    removal marker, so that the sources do not bring the edge back.
+    """
+    version = 1
+    if current is not None:
+        _close(current, now)
+        version = current.version + 1
+        # The partial unique index allows one current row: the closed one must reach the
+        # database before its successor does.
+        session.flush()
+    new: HierarchyEdge | None = None
+    if parent is not None or origin == "steward":
+        new = _open(
+            session,
+            child=child,
+            parent=parent,
+            relation=relation,
+            origin=origin,
+            source=source,
+            version=version,
+            now=now,
+            ctx=ctx,
+            reason=reason,
+        )
+        session.flush()
+    had = current is not None and current.parent_golden_id is not None
+    has = parent is not None
+    if had and has:
+        _record(changes, "reparented", current, new, reason)
+    elif has:
+        _record(changes, "added", None, new, reason)
+    elif had:
+        _record(changes, "removed", current, new, reason)
+    return new
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation against the neighbourhood of one change
+
+
+def _neighbourhood(
+    session: Session, child: int, parent: int, relation: str, rules: HierarchyRules
+) -> Hierarchy:
+    """The part of the hierarchy that `check_move` reads for one proposed edge.
+
+    The parent's ancestors (every relation, for cycles and depth), the child's own parent
+    edges, and the chain of the same relation below the child (for the depth limit).
+    """
+    edges: set[tuple[int, int, str]] = set()
+    edges.update(_walk(session, parent, up=True))
+    for e in session.execute(
+        select(HierarchyEdge.parent_golden_id, HierarchyEdge.relation).where(
+            HierarchyEdge.child_golden_id == child,
+            HierarchyEdge.valid_to.is_(None),
+            HierarchyEdge.status == "active",
+        )
+    ):
+        assert e[0] is not None  # active edges have a parent
+        edges.add((child, e[0], e[1]))
+    rule = rules.relations.get(relation)
+    depth = rule.max_depth + 1 if rule is not None else 1
+    edges.update(_walk(session, child, up=False, relation=relation, max_depth=depth))
+    node_ids = {child, parent} | {n for c, p, _ in edges for n in (c, p)}
+    roles = _roles(session, node_ids)
+    nodes = [Node(str(n), roles.get(n, DEFAULT_ROLE)) for n in node_ids]
+    # A pair linked by two relations cannot be drawn; keep one (validation reports the rest).
+    pairs: dict[tuple[int, int], str] = {}
+    for c, p, rel in sorted(edges):
+        pairs.setdefault((c, p), rel)
+    return Hierarchy(nodes, [Edge(str(c), str(p), rel) for (c, p), rel in pairs.items()])
+
+
+def _walk(
+    session: Session,
+    start: int,
+    *,
+    up: bool,
+    relation: str | None = None,
+    max_depth: int = MAX_DEPTH,
+) -> list[tuple[int, int, str]]:
+    """The current edges above or below a node, as (child, parent, relation)."""
+    walk = _walk_cte(up=up, by_relation=relation is not None, dated=False)
+    rows = session.connection().execute(
+        _select_walk(walk), _params(start, relation=relation, max_depth=max_depth)
+    )
+    return [(int(c), int(p), str(rel)) for c, p, rel, _ in rows]
+
+
+@cache
+def _select_walk(walk: Any) -> Any:
+    return select(walk.c.child, walk.c.parent, walk.c.relation, walk.c.depth).select_from(walk)
+
+
+def _params(
+    start: int,
+    *,
+    relation: str | None = None,
+    as_of: datetime | None = None,
+    max_depth: int = MAX_DEPTH,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"start": start, "max_depth": max_depth}
+    if relation is not None:
+        params["relation"] = relation
+    if as_of is not None:
+        params["as_of"] = _utc(as_of)
+    return params
+
+
+@cache
+def _walk_cte(*, up: bool, by_relation: bool, dated: bool) -> Any:
+    """A recursive CTE of (child, parent, relation, depth) from ``:start``, up or down.
+
+    Built once per shape, with bound parameters (``start``, ``max_depth``, and ``relation``
+    and ``as_of`` when asked for), so that a read neither rebuilds nor recompiles it.
+    """
+    first = EDGES.alias("first_edge")
+    start = bindparam("start", type_=BigInteger())
+    base = select(
+        first.c.child_golden_id.label("child"),
+        first.c.parent_golden_id.label("parent"),
+        first.c.relation.label("relation"),
+        literal(1).label("depth"),
+    ).where(
+        (first.c.child_golden_id if up else first.c.parent_golden_id) == start,
+        _visible(first, dated),
+    )
+    if by_relation:
+        base = base.where(first.c.relation == bindparam("relation", type_=String()))
+    walk = base.cte("walk", recursive=True)
+    step_edge = EDGES.alias("step_edge")
+    joined = (
+        step_edge.c.child_golden_id == walk.c.parent
+        if up
+        else step_edge.c.parent_golden_id == walk.c.child
+    )
+    step = (
+        select(
+            step_edge.c.child_golden_id,
+            step_edge.c.parent_golden_id,
+            step_edge.c.relation,
+            walk.c.depth + 1,
+        )
+        .join(step_edge, joined)
+        .where(
+            _visible(step_edge, dated),
+            walk.c.depth < bindparam("max_depth", type_=Integer()),
+        )
+    )
+    if by_relation:
+        step = step.where(step_edge.c.relation == bindparam("relation", type_=String()))
+    return walk.union_all(step)
+
+
+def check_parent(
+    session: Session,
+    child: int,
+    parent: int,
+    relation: str,
+    rules: HierarchyRules = DEFAULT_RULES,
+) -> list[Finding]:
+    """The rule violations that hanging ``child`` under ``parent`` by ``relation`` would cause.
+
+    The child's current parent by that relation counts as replaced (a move). Empty when the
+    edge may be written.
+    """
+    try:
+        h = _neighbourhood(session, child, parent, relation, rules)
+    except HierarchyError as exc:  # the stored neighbourhood itself cannot be drawn
+        raise ConflictError(f"the hierarchy around {child} is inconsistent: {exc}") from exc
+    return check_move(h, str(child), str(parent), relation, rules)
+
+
+# ---------------------------------------------------------------------------------------------
+# Conflicts (steward tasks)
+
+
+def _claims_key(claims: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(claims, key=lambda c: (c["source"], c["source_id"], c["parent_source_id"]))
+
+
+def _raise_conflict(
+    session: Session,
+    changes: _Changes,
+    *,
+    child: int,
+    relation: str,
+    kind: str,
+    claims: list[dict[str, Any]],
+    applied: int | None,
+    message: str,
+    now: datetime,
+) -> bool:
+    """Open (or refresh) the one open task of a (child, relation); True when newly opened.
+
+    A task a steward already resolved is not reopened while the claims stay the same.
+    """
+    claims = _claims_key(claims)
+    tasks = list(
+        session.scalars(
+            select(HierarchyConflict)
+            .where(
+                HierarchyConflict.child_golden_id == child,
+                HierarchyConflict.relation == relation,
+            )
+            .order_by(HierarchyConflict.id.desc())
+        )
+    )
+    task = next((t for t in tasks if t.status == "open"), None)
+    if task is not None:
+        if (task.kind, task.claims, task.applied_parent_id, task.message) != (
+            kind,
+            claims,
+            applied,
+            message,
+        ):
+            task.kind, task.claims = kind, claims
+            task.applied_parent_id, task.message = applied, message
+            task.version += 1
+        return False
+    if any(t.kind == kind and t.claims == claims for t in tasks):
+        return False
+    task = HierarchyConflict(
+        child_golden_id=child,
+        relation=relation,
+        kind=kind,
+        status="open",
+        claims=claims,
+        applied_parent_id=applied,
+        message=message,
+        version=1,
+        created_at=now,
+    )
+    session.add(task)
+    session.flush()
+    changes.audits.append(
+        Audit(
+            "hierarchy.conflict_opened",
+            ENTITY_TYPE,
+            child,
+            None,
+            {"conflict_id": task.id, "relation": relation, "kind": kind, "claims": claims},
+            message,
+        )
+    )
+    return True
+
+
+def _settle_conflicts(
+    session: Session,
+    changes: _Changes,
+    child: int,
+    relation: str,
+    now: datetime,
+    actor: str,
+    note: str,
+) -> int:
+    """Resolve the open task of a (child, relation), if any; returns how many were resolved."""
+    tasks = list(
+        session.scalars(
+            select(HierarchyConflict).where(
+                HierarchyConflict.child_golden_id == child,
+                HierarchyConflict.relation == relation,
+                HierarchyConflict.status == "open",
+            )
+        )
+    )
+    for task in tasks:
+        task.status = "resolved"
+        task.version += 1
+        task.resolved_at = now
+        task.resolved_by = actor[:200]
+        task.resolution_note = note
+        changes.audits.append(
+            Audit(
+                "hierarchy.conflict_resolved",
+                ENTITY_TYPE,
+                child,
+                None,
+                {"conflict_id": task.id, "relation": relation},
+                note,
+            )
+        )
+    return len(tasks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Derivation
+
+
+def sync_hierarchy(
+    session: Session,
+    golden_ids: Iterable[int],
+    ctx: ChangeContext,
+    *,
+    rules: HierarchyRules = DEFAULT_RULES,
+) -> SyncSummary:
+    """Re-derive the hierarchy edges around golden records touched by a match run.
+
+    Re-derives the parents of the given golden records, and of every golden record whose
+    members name one of their members as a parent (a parent that arrived after its child) or
+    whose derived edge points at one of them (a parent that split, retired or merged). Merged
+    IDs are carried over to their survivors first (as `on_merge` does). Steward edges are kept.
+
+    Returns counts of edges added, removed, re-parented, unchanged and refused, claims stored
+    (and how many still wait for their parent), and steward tasks opened and resolved.
+    """
+    summary = SyncSummary()
+    ids = sorted(set(golden_ids))
+    if not ids:
+        return summary
+    changes = _Changes()
+    statuses = _statuses(session, ids)
+    by_survivor: dict[int, list[int]] = defaultdict(list)
+    for gid, (status, merged_into) in statuses.items():
+        if status == "merged" and merged_into is not None:
+            by_survivor[merged_into].append(gid)
+    for survivor, retired in sorted(by_survivor.items()):
+        on_merge(session, survivor, retired, ctx)
+    live = sorted(
+        {
+            gid if status != "merged" or merged_into is None else merged_into
+            for gid, (status, merged_into) in statuses.items()
+        }
+    )
+    children = set(live)
+    children.update(_children_waiting_for(session, live))
+    children.update(_derived_children_of(session, live))
+    now = utcnow()
+    ordered = sorted(children)
+    for start in range(0, len(ordered), CHUNK):
+        _derive(session, ordered[start : start + CHUNK], changes, summary, now, ctx, rules)
+    summary.goldens = len(ordered)
+    changes.write(session, ctx)
+    return summary
+
+
+def _statuses(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
+    found: dict[int, tuple[str, int | None]] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for gid, status, merged_into, entity_type in session.execute(
+            select(
+                GoldenRecord.id,
+                GoldenRecord.status,
+                GoldenRecord.merged_into_id,
+                GoldenRecord.entity_type,
+            ).where(id_in(GoldenRecord.id, chunk, session))
+        ):
+            if entity_type == ENTITY_TYPE:
+                found[int(gid)] = (str(status), merged_into)
+    return found
+
+
+def _children_waiting_for(session: Session, golden_ids: Sequence[int]) -> set[int]:
+    """Golden records whose members name a member of these golden records as their parent."""
+    found: set[int] = set()
+    parent_member = GoldenMember.__table__.alias("parent_member")
+    child_member = GoldenMember.__table__.alias("child_member")
+    for start in range(0, len(golden_ids), CHUNK):
+        chunk = golden_ids[start : start + CHUNK]
+        query = (
+            select(child_member.c.golden_id)
+            .select_from(HierarchyClaim)
+            .join(SourceSystem, SourceSystem.code == HierarchyClaim.parent_source)
+            .join(
+                SourceRecord,
+                and_(
+                    SourceRecord.source_system_id == SourceSystem.id,
+                    SourceRecord.entity_type == ENTITY_TYPE,
+                    SourceRecord.source_id == HierarchyClaim.parent_source_id,
+                ),
+            )
+            .join(parent_member, parent_member.c.source_record_id == SourceRecord.id)
+            .join(child_member, child_member.c.source_record_id == HierarchyClaim.source_record_id)
+            .where(id_in(parent_member.c.golden_id, chunk, session))
+            .distinct()
+        )
+        found.update(int(g) for g in session.scalars(query))
+    return found
+
+
+def _derived_children_of(session: Session, golden_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(golden_ids), CHUNK):
+        chunk = golden_ids[start : start + CHUNK]
+        found.update(
+            int(g)
+            for g in session.scalars(
+                select(HierarchyEdge.child_golden_id).where(
+                    id_in(HierarchyEdge.parent_golden_id, chunk, session),
+                    HierarchyEdge.valid_to.is_(None),
+                    HierarchyEdge.origin == "derived",
+                )
+            )
+        )
+    return found
+
+
+def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Claim], list[int]]:
+    """Every claim of the members of these golden records, resolved; and the members' IDs."""
+    raw: list[tuple[int, int, str, str, int, str, str, str]] = []
+    members: list[int] = []
+    rows = session.execute(
+        select(
+            GoldenMember.golden_id,
+            SourceRecord.id,
+            SourceSystem.code,
+            SourceRecord.source_id,
+            SourceSystem.trust_rank,
+            SourceRecord.canonical,
+        )
+        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .join(GoldenRecord, GoldenRecord.id == GoldenMember.golden_id)
+        .where(
+            id_in(GoldenMember.golden_id, children, session),
+            GoldenRecord.status == "active",
+            SourceRecord.deleted_at.is_(None),
+        )
+    )
+    for gid, rid, code, sid, rank, canonical in rows:
+        members.append(int(rid))
+        refs = (canonical or {}).get("parents") or []
+        for ref in refs if isinstance(refs, list) else []:
+            if not isinstance(ref, Mapping):
+                continue
+            relation, parent_id = ref.get("relation"), ref.get("source_id")
+            if not isinstance(relation, str) or not isinstance(parent_id, str) or not parent_id:
+                continue
+            parent_source = ref.get("source") or code
+            raw.append(
+                (int(gid), int(rid), code, sid, int(rank), relation, str(parent_source), parent_id)
+            )
+    resolved = _resolve_keys(session, {(r[6], r[7]) for r in raw})
+    claims = [_Claim(*r, parent=resolved.get((r[6], r[7]))) for r in raw]
+    return claims, members
+
+
+def _resolve_keys(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(source system code, source ID) → golden ID through the cross-reference."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for code, sid in keys:
+        by_source[code].append(sid)
+    found: dict[tuple[str, str], int] = {}
+    for code, sids in sorted(by_source.items()):
+        sids.sort()
+        for start in range(0, len(sids), CHUNK):
+            rows = session.execute(
+                select(SourceRecord.source_id, GoldenMember.golden_id)
+                .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+                .join(GoldenMember, GoldenMember.source_record_id == SourceRecord.id)
+                .where(
+                    SourceSystem.code == code,
+                    SourceRecord.entity_type == ENTITY_TYPE,
+                    SourceRecord.deleted_at.is_(None),
+                    SourceRecord.source_id.in_(sids[start : start + CHUNK]),
+                )
+            )
+            found.update({(code, str(sid)): int(gid) for sid, gid in rows})
+    return found
+
+
+def _store_claims(
+    session: Session, claims: Sequence[_Claim], members: Sequence[int], now: datetime
+) -> None:
+    for start in range(0, len(members), CHUNK):
+        chunk = members[start : start + CHUNK]
+        session.execute(
+            delete(HierarchyClaim).where(id_in(HierarchyClaim.source_record_id, chunk, session))
+        )
+    # One claim per (record, relation): the first one a record lists wins.
+    unique = {(c.source_record_id, c.relation): c for c in reversed(claims)}
+    bulk_insert(
+        session,
+        table_of(HierarchyClaim),
+        [
+            {
+                "source_record_id": c.source_record_id,
+                "source_code": c.source,
+                "relation": c.relation,
+                "parent_source": c.parent_source,
+                "parent_source_id": c.parent_source_id,
+                "status": "pending" if c.parent is None else "resolved",
+                "parent_golden_id": c.parent,
+                "updated_at": now,
+            }
+            for c in sorted(unique.values(), key=lambda c: (c.source_record_id, c.relation))
+        ],
+    )
+
+
+def _derive(
+    session: Session,
+    children: Sequence[int],
+    changes: _Changes,
+    summary: SyncSummary,
+    now: datetime,
+    ctx: ChangeContext,
+    rules: HierarchyRules,
+) -> None:
+    claims, members = _member_claims(session, children)
+    _store_claims(session, claims, members, now)
+    summary.claims += len(claims)
+    summary.pending_claims += sum(1 for c in claims if c.parent is None)
+    by_slot: dict[tuple[int, str], list[_Claim]] = defaultdict(list)
+    for claim in claims:
+        by_slot[claim.child, claim.relation].append(claim)
+    current: dict[tuple[int, str], HierarchyEdge] = {
+        (e.child_golden_id, e.relation): e
+        for e in session.scalars(
+            select(HierarchyEdge).where(
+                id_in(HierarchyEdge.child_golden_id, children, session),
+                HierarchyEdge.valid_to.is_(None),
+            )
+        )
+    }
+    for slot in sorted(set(by_slot) | set(current)):
+        _derive_slot(
+            session,
+            slot,
+            by_slot.get(slot, []),
+            current.get(slot),
+            changes,
+            summary,
+            now,
+            ctx,
+            rules,
+        )
+
+
+def _derive_slot(
+    session: Session,
+    slot: tuple[int, str],
+    claims: list[_Claim],
+    current: HierarchyEdge | None,
+    changes: _Changes,
+    summary: SyncSummary,
+    now: datetime,
+    ctx: ChangeContext,
+    rules: HierarchyRules,
+) -> None:
+    """Decide the edge of one (child, relation) from its claims, and the task it needs."""
+    child, relation = slot
+    if current is not None and current.origin == "steward":
+        summary.unchanged += 1
+        return
+    resolved = sorted((c for c in claims if c.parent is not None), key=lambda c: c.priority)
+    candidates: list[tuple[int, _Claim]] = []
+    for claim in resolved:
+        assert claim.parent is not None
+        if all(claim.parent != p for p, _ in candidates):
+            candidates.append((claim.parent, claim))
+    if not candidates:
+        if current is not None:
+            _replace(
+                session,
+                changes,
+                current,
+                child=child,
+                parent=None,
+                relation=relation,
+                origin="derived",
+                source=None,
+                now=now,
+                ctx=ctx,
+                reason="no source names a parent any more",
+            )
+            summary.removed += 1
+        summary.conflicts_resolved += _settle_conflicts(
+            session, changes, child, relation, now, ctx.actor, "no source names a parent any more"
+        )
+        return
+    refusals: list[str] = []
+    applied: int | None = None
+    for parent, claim in candidates:
+        if current is not None and current.parent_golden_id == parent:
+            applied = parent
+            summary.unchanged += 1
+            if current.source_code != claim.source:
+                current.source_code = claim.source
+            break
+        findings = check_parent(session, child, parent, relation, rules)
+        if findings:
+            refusals.append(
+                f"{claim.source} {claim.source_id} names {claim.parent_source} "
+                f"{claim.parent_source_id} (golden {parent}): "
+                + "; ".join(f.message for f in findings)
+            )
+            summary.refused += 1
+            continue
+        had_parent = current is not None and current.parent_golden_id is not None
+        _replace(
+            session,
+            changes,
+            current,
+            child=child,
+            parent=parent,
+            relation=relation,
+            origin="derived",
+            source=claim.source,
+            now=now,
+            ctx=ctx,
+            reason=f"{claim.source} {claim.source_id} names {claim.parent_source} "
+            f"{claim.parent_source_id}",
+        )
+        if had_parent:
+            summary.reparented += 1
+        else:
+            summary.added += 1
+        applied = parent
+        break
+    if applied is None and current is not None:
+        applied = current.parent_golden_id
+    if refusals or len(candidates) > 1:
+        kind = "invalid" if refusals else "disagreement"
+        message = "; ".join(refusals) or (
+            "sources name different parents: "
+            + ", ".join(f"{c.source} → golden {p}" for p, c in candidates)
+        )
+        opened = _raise_conflict(
+            session,
+            changes,
+            child=child,
+            relation=relation,
+            kind=kind,
+            claims=[c.as_dict() for c in resolved],
+            applied=applied,
+            message=message,
+            now=now,
+        )
+        summary.conflicts_opened += int(opened)
+    else:
+        summary.conflicts_resolved += _settle_conflicts(
+            session, changes, child, relation, now, ctx.actor, "the sources agree now"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Merges
+
+
+def on_merge(session: Session, survivor: int, retired: Sequence[int], ctx: ChangeContext) -> int:
+    """Carry the edges of merged-away golden records over to their survivor.
+
+    Edges below a retired record are re-pointed to the survivor; its own parent edges move to
+    the survivor unless the survivor already has a parent by that relation (a steward edge
+    beats a derived one). Self-loops and duplicates are dropped. Open tasks of the retired
+    records are closed (the next derivation judges the survivor). Safe to call twice.
+
+    Returns the number of edges changed.
+    """
+    gone = sorted(set(retired) - {survivor})
+    if not gone:
+        return 0
+    rows = list(
+        session.scalars(
+            select(HierarchyEdge)
+            .where(
+                or_(
+                    id_in(HierarchyEdge.child_golden_id, gone, session),
+                    id_in(HierarchyEdge.parent_golden_id, gone, session),
+                ),
+                HierarchyEdge.valid_to.is_(None),
+            )
+            .order_by(HierarchyEdge.id)
+        )
+    )
+    changes = _Changes()
+    now = utcnow()
+    reason = f"golden records {', '.join(map(str, gone))} merged into {survivor}"
+    retired_set = set(gone)
+    # Steward rows first, so that they take the survivor's slot before derived ones.
+    rows.sort(key=lambda e: (e.origin != "steward", e.id))
+    for row in rows:
+        child = survivor if row.child_golden_id in retired_set else row.child_golden_id
+        parent = row.parent_golden_id
+        if parent in retired_set:
+            parent = survivor
+        if child == row.child_golden_id:
+            # Only the parent moved: the same child gets the survivor as its parent.
+            if parent == child:
+                _replace(
+                    session,
+                    changes,
+                    row,
+                    child=child,
+                    parent=None,
+                    relation=row.relation,
+                    origin="derived",
+                    source=None,
+                    now=now,
+                    ctx=ctx,
+                    reason=reason,
+                )
+            else:
+                _replace(
+                    session,
+                    changes,
+                    row,
+                    child=child,
+                    parent=parent,
+                    relation=row.relation,
+                    origin=row.origin,
+                    source=row.source_code,
+                    now=now,
+                    ctx=ctx,
+                    reason=reason,
+                )
+            continue
+        # The child merged away: its edge is gone, and may live on under the survivor.
+        _replace(
+            session,
+            changes,
+            row,
+            child=row.child_golden_id,
+            parent=None,
+            relation=row.relation,
+            origin="derived",
+            source=None,
+            now=now,
+            ctx=ctx,
+            reason=reason,
+        )
+        if parent == survivor:
+            continue
+        taken = _current(session, survivor, row.relation)
+        if taken is not None and not (taken.origin == "derived" and row.origin == "steward"):
+            continue
+        _replace(
+            session,
+            changes,
+            taken,
+            child=survivor,
+            parent=parent,
+            relation=row.relation,
+            origin=row.origin,
+            source=row.source_code,
+            now=now,
+            ctx=ctx,
+            reason=reason,
+        )
+    for task in session.scalars(
+        select(HierarchyConflict).where(
+            id_in(HierarchyConflict.child_golden_id, gone, session),
+            HierarchyConflict.status == "open",
+        )
+    ):
+        task.status = "resolved"
+        task.version += 1
+        task.resolved_at = now
+        task.resolved_by = ctx.actor[:200]
+        task.resolution_note = f"merged into {survivor}"
+    session.flush()
+    changed = len(changes.events)
+    changes.write(session, ctx)
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------
+# Steward edits
+
+
+def _claim_slot(
+    session: Session, child: int, relation: str, expected_version: int | None
+) -> HierarchyEdge | None:
+    """The current edge of a slot, at the version the steward saw, or `ConflictError`."""
+    current = _current(session, child, relation)
+    seen = current.version if current is not None else 0
+    if expected_version is not None and expected_version != seen:
+        raise ConflictError(
+            f"the {relation} parent of {child} is at version {seen}, not {expected_version}; "
+            "reload and retry"
+        )
+    if current is not None:
+        # The compare-and-set: of two stewards, the second finds the row closed or moved on.
+        result = session.execute(
+            update(HierarchyEdge)
+            .where(
+                HierarchyEdge.id == current.id,
+                HierarchyEdge.valid_to.is_(None),
+                HierarchyEdge.version == seen,
+            )
+            .values(actor=HierarchyEdge.actor)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConflictError(f"the {relation} parent of {child} was changed by someone else")
+    return current
+
+
+def _write_steward(
+    session: Session,
+    current: HierarchyEdge | None,
+    *,
+    child: int,
+    parent: int | None,
+    relation: str,
+    ctx: ChangeContext,
+    reason: str,
+) -> HierarchyEdge | None:
+    changes = _Changes()
+    now = utcnow()
+    try:
+        with session.begin_nested():
+            new = _replace(
+                session,
+                changes,
+                current,
+                child=child,
+                parent=parent,
+                relation=relation,
+                origin="steward",
+                source=None,
+                now=now,
+                ctx=ctx,
+                reason=reason,
+            )
+    except IntegrityError as exc:  # another steward opened the slot's edge meanwhile
+        raise ConflictError(
+            f"the {relation} parent of {child} was changed by someone else"
+        ) from exc
+    _settle_conflicts(session, changes, child, relation, now, ctx.actor, reason or "steward edit")
+    changes.write(session, ctx)
+    return new
+
+
+def set_parent(
+    session: Session,
+    child: int,
+    parent: int,
+    relation: str,
+    ctx: ChangeContext,
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+    rules: HierarchyRules = DEFAULT_RULES,
+) -> EdgeView:
+    """Hang ``child`` under ``parent`` by ``relation`` by hand; it wins over the sources.
+
+    ``expected_version`` is the version of the (child, relation) edge the steward saw (0 for
+    none); a stale one raises `ConflictError`. An edge that breaks a rule raises
+    `InvalidInputError` listing the findings. Merged IDs are followed to their survivors.
+    """
+    child, parent = _survivor(session, child), _survivor(session, parent)
+    if relation not in rules.relations:
+        raise InvalidInputError(f"unknown relation '{relation}'")
+    current = _claim_slot(session, child, relation, expected_version)
+    if current is not None and current.origin == "steward" and current.parent_golden_id == parent:
+        return _view(current)
+    findings = check_parent(session, child, parent, relation, rules)
+    if findings:
+        raise InvalidInputError(
+            f"cannot hang {child} under {parent} by {relation}",
+            [{"field": "parent", "message": f.message} for f in findings],
+        )
+    new = _write_steward(
+        session, current, child=child, parent=parent, relation=relation, ctx=ctx, reason=reason
+    )
+    assert new is not None
+    return _view(new)
+
+
+def remove_parent(
+    session: Session,
+    child: int,
+    relation: str,
+    ctx: ChangeContext,
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> EdgeView:
+    """Take ``child`` off its parent by ``relation`` by hand; the sources cannot put it back.
+
+    The removal is kept as a current steward row without a parent until `release_parent`.
+    """
+    child = _survivor(session, child)
+    current = _claim_slot(session, child, relation, expected_version)
+    if current is None or current.parent_golden_id is None:
+        raise NotFoundError(f"golden record {child} has no {relation} parent")
+    new = _write_steward(
+        session, current, child=child, parent=None, relation=relation, ctx=ctx, reason=reason
+    )
+    assert new is not None
+    return _view(new)
+
+
+def release_parent(
+    session: Session,
+    child: int,
+    relation: str,
+    ctx: ChangeContext,
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> SyncSummary:
+    """Hand a (child, relation) set or removed by a steward back to the sources."""
+    child = _survivor(session, child)
+    current = _claim_slot(session, child, relation, expected_version)
+    if current is None or current.origin != "steward":
+        raise NotFoundError(f"the {relation} parent of {child} is not a steward's edit")
+    changes = _Changes()
+    _replace(
+        session,
+        changes,
+        current,
+        child=child,
+        parent=None,
+        relation=relation,
+        origin="derived",
+        source=None,
+        now=utcnow(),
+        ctx=ctx,
+        reason=reason or "handed back to the sources",
+    )
+    changes.write(session, ctx)
+    return sync_hierarchy(session, [child], ctx)
+
+
+def resolve_conflict(
+    session: Session,
+    conflict_id: int,
+    expected_version: int,
+    ctx: ChangeContext,
+    *,
+    parent: int | None = None,
+    note: str = "",
+    rules: HierarchyRules = DEFAULT_RULES,
+) -> HierarchyConflict:
+    """Close a hierarchy task: keep the applied edge, or hang the child under ``parent``.
+
+    With ``parent``, the choice is written as a steward edge (`set_parent`). The task is not
+    reopened while the sources keep making the same claims.
+    """
+    task = session.get(HierarchyConflict, conflict_id)
+    if task is None:
+        raise NotFoundError(f"hierarchy task {conflict_id} does not exist")
+    result = session.execute(
+        update(HierarchyConflict)
+        .where(
+            HierarchyConflict.id == conflict_id,
+            HierarchyConflict.version == expected_version,
+            HierarchyConflict.status == "open",
+        )
+        .values(
+            status="resolved",
+            version=HierarchyConflict.version + 1,
+            resolved_at=utcnow(),
+            resolved_by=ctx.actor[:200],
+            resolution_note=note,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ConflictError(
+            f"hierarchy task {conflict_id} (version {expected_version}) was changed by "
+            "someone else; reload and retry"
+        )
+    session.refresh(task)
+    if parent is not None:
+        set_parent(
+            session, task.child_golden_id, parent, task.relation, ctx, reason=note, rules=rules
+        )
+    write_audit(
+        session,
+        [
+            Audit(
+                "hierarchy.conflict_resolved",
+                ENTITY_TYPE,
+                task.child_golden_id,
+                None,
+                {"conflict_id": task.id, "relation": task.relation, "parent": parent},
+                note,
+            )
+        ],
+        ctx,
+    )
+    return task
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+def parents_of(
+    session: Session, golden_id: int, *, as_of: datetime | None = None
+) -> list[EdgeView]:
+    """The parent edges of a golden record (current, or at ``as_of``), by relation."""
+    child = _resolve(session, golden_id).id
+    query = select(HierarchyEdge).where(HierarchyEdge.child_golden_id == child)
+    when = _utc(as_of)
+    if when is None:
+        query = query.where(HierarchyEdge.valid_to.is_(None))
+    else:
+        query = query.where(
+            HierarchyEdge.valid_from <= when,
+            or_(HierarchyEdge.valid_to.is_(None), HierarchyEdge.valid_to > when),
+        )
+    return [_view(e) for e in session.scalars(query.order_by(HierarchyEdge.relation))]
+
+
+def history(session: Session, golden_id: int) -> list[EdgeView]:
+    """Every parent edge a golden record ever had, oldest first."""
+    child = _resolve(session, golden_id).id
+    return [
+        _view(e)
+        for e in session.scalars(
+            select(HierarchyEdge)
+            .where(HierarchyEdge.child_golden_id == child)
+            .order_by(HierarchyEdge.valid_from, HierarchyEdge.id)
+        )
+    ]
+
+
+def _attribute_of(node: Any, value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """One value of the golden record ``node``, as a correlated primary-key look-up.
+
+    A join would let the planner hash the whole golden record table for a small subtree;
+    a look-up per node reached costs the subtree only, whatever the table's size.
+    """
+    return select(value).where(GoldenRecord.id == node).scalar_subquery()
+
+
+@cache
+def _select_nodes(walk: Any, *, up: bool, names: bool) -> Any:
+    node = walk.c.parent if up else walk.c.child
+    # Each node's name is a second look-up of its golden record: only when asked for.
+    name = _attribute_of(node, _name_column()) if names else null()
+    return (
+        select(
+            node,
+            func.coalesce(_attribute_of(node, _role_column()), DEFAULT_ROLE),
+            name,
+            walk.c.relation,
+            walk.c.depth,
+            walk.c.child if up else walk.c.parent,
+        )
+        .select_from(walk)
+        .order_by(walk.c.depth, node)
+    )
+
+
+def _nodes(
+    session: Session, walk: Any, params: dict[str, Any], *, up: bool, names: bool
+) -> list[HierarchyNode]:
+    # Core, not ORM, execution: on a subtree of a thousand rows the ORM's result handling
+    # costs more than the recursive query itself.
+    rows = session.connection().execute(_select_nodes(walk, up=up, names=names), params)
+    if up:
+        return [
+            HierarchyNode(gid, role, name, relation, depth, child=other)
+            for gid, role, name, relation, depth, other in rows
+        ]
+    return [
+        HierarchyNode(gid, role, name, relation, depth, parent=other)
+        for gid, role, name, relation, depth, other in rows
+    ]
+
+
+def ancestors(
+    session: Session,
+    golden_id: int,
+    *,
+    as_of: datetime | None = None,
+    names: bool = False,
+) -> list[HierarchyNode]:
+    """The path from a golden record up to its ultimate parent, nearest first.
+
+    A merged ID is followed to its survivor. With ``as_of``, the edges valid at that moment;
+    with ``names``, each node's name too.
+    """
+    start = _resolve(session, golden_id).id
+    walk = _walk_cte(up=True, by_relation=False, dated=as_of is not None)
+    return _nodes(session, walk, _params(start, as_of=as_of), up=True, names=names)
+
+
+def descendants(
+    session: Session,
+    golden_id: int,
+    *,
+    as_of: datetime | None = None,
+    relation: str | None = None,
+    names: bool = False,
+) -> list[HierarchyNode]:
+    """Everything under a golden record, nearest first (by depth, then golden ID).
+
+    With ``relation``, only edges of that relation are followed; with ``names``, each
+    node's name is read too.
+    """
+    start = _resolve(session, golden_id).id
+    walk = _walk_cte(up=False, by_relation=relation is not None, dated=as_of is not None)
+    params = _params(start, relation=relation, as_of=as_of)
+    return _nodes(session, walk, params, up=False, names=names)
+
+
+def tree(session: Session, golden_id: int, *, as_of: datetime | None = None) -> dict[str, Any]:
+    """The subtree under a golden record as nested JSON-ready mappings."""
+    root_record = _resolve(session, golden_id)
+    below = descendants(session, root_record.id, as_of=as_of, names=True)
+    attributes = root_record.attributes or {}
+    root: dict[str, Any] = {
+        "golden_id": root_record.id,
+        "role": attributes.get("account_role") or DEFAULT_ROLE,
+        "name": attributes.get("legal_name") or attributes.get("trading_name"),
+        "relation": None,
+        "children": [],
+    }
+    by_id = {root_record.id: root}
+    for n in below:  # nearest first, so every parent is placed before its children
+        entry = {
+            "golden_id": n.golden_id,
+            "role": n.role,
+            "name": n.name,
+            "relation": n.relation,
+            "children": [],
+        }
+        by_id[n.golden_id] = entry
+        if n.parent is not None and n.parent in by_id:
+            by_id[n.parent]["children"].append(entry)
+    return root
+
+
+def rollup(
+    session: Session,
+    golden_id: int,
+    *,
+    role: str = "ship_to",
+    as_of: datetime | None = None,
+) -> RollupView:
+    """The golden records of one role anywhere under a node (ship-tos by default)."""
+    start = _resolve(session, golden_id).id
+    walk = _walk_cte(up=False, by_relation=False, dated=as_of is not None)
+    members = sorted(
+        int(g)
+        for g in session.connection()
+        .execute(_select_rollup(walk), {**_params(start, as_of=as_of), "role": role})
+        .scalars()
+    )
+    return RollupView(start, role, len(members), tuple(members))
+
+
+@cache
+def _select_rollup(walk: Any) -> Any:
+    return (
+        select(walk.c.child)
+        .select_from(walk)
+        .where(_attribute_of(walk.c.child, _role_column()) == bindparam("role", type_=String()))
+        .distinct()
+    )
+
+
+def conflicts(
+    session: Session,
+    *,
+    status: str = "open",
+    golden_id: int | None = None,
+    limit: int = 50,
+) -> list[HierarchyConflict]:
+    """Hierarchy tasks for stewards, oldest first."""
+    query = select(HierarchyConflict).where(HierarchyConflict.status == status)
+    if golden_id is not None:
+        query = query.where(HierarchyConflict.child_golden_id == golden_id)
+    return list(session.scalars(query.order_by(HierarchyConflict.id).limit(limit)))
+
+
+def claims_of(session: Session, golden_id: int) -> list[HierarchyClaim]:
+    """What each member source record of a golden record says about its parents."""
+    child = _resolve(session, golden_id).id
+    return list(
+        session.scalars(
+            select(HierarchyClaim)
+            .join(GoldenMember, GoldenMember.source_record_id == HierarchyClaim.source_record_id)
+            .where(GoldenMember.golden_id == child)
+            .order_by(HierarchyClaim.source_code, HierarchyClaim.relation)
+        )
+    )
