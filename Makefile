@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export MDM_DATABASE_URL ?= sqlite:///var/mdm.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/mdm_check
 
-.PHONY: help install run test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-samples clean
+.PHONY: help install run load serve test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-samples clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,9 +21,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create the virtual environment and install the hub with its dev tools
 
-run: install ## set up the SQLite hub, load every sample source, print a summary
+run: install ## set up the SQLite hub, load and match every sample source, print a summary, serve the API
 	$(BIN)/mdm db upgrade
 	$(BIN)/mdm load-samples
+	$(BIN)/mdm serve
+
+load: install ## like run, without serving
+	$(BIN)/mdm db upgrade
+	$(BIN)/mdm load-samples
+
+serve: install ## serve the HTTP API on MDM_API_HOST:MDM_API_PORT (127.0.0.1:8000)
+	$(BIN)/mdm serve
 
 test: install ## run the whole test suite (unit, doctests, integration on SQLite and PostgreSQL)
 	$(BIN)/pytest --doctest-modules mdm matching hierarchy tests

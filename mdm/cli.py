@@ -511,6 +511,24 @@ def feed(
             typer.echo(orjson.dumps(event_as_dict(event)).decode())
 
 
+@app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    workers: Annotated[int | None, typer.Option(help="Server processes.")] = None,
+    host: Annotated[str | None, typer.Option(help="Overrides MDM_API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides MDM_API_PORT.")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /schema)."""
+    from mdm.api.server import serve
+
+    settings = _ctx(ctx).settings
+    updates = {k: v for k, v in {"api_host": host, "api_port": port}.items() if v is not None}
+    if updates:
+        settings = settings.model_copy(update=updates)
+    typer.echo(f"serving on http://{settings.api_host}:{settings.api_port} (OpenAPI at /schema)")
+    serve(settings, workers=workers or settings.api_workers)
+
+
 def main() -> None:
     """Entry point of the ``mdm`` console command."""
     try:

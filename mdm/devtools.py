@@ -22,6 +22,17 @@ def recreate_database(url: str) -> None:
     admin.dispose()
 
 
+def drop_database(url: str) -> None:
+    """Drop a PostgreSQL database if it exists."""
+    target = make_url(url)
+    admin = create_engine(
+        target.set(database="postgres").render_as_string(hide_password=False)
+    ).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def main(argv: list[str]) -> int:
     """Run a chore named on the command line."""
     if len(argv) == 2 and argv[0] == "recreate-database":

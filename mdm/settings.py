@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_batch_records: int = Field(default=10_000, ge=1)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(default=1, ge=1, le=64, description="API server processes")
     jwt_secret: str = Field(default="change-me-in-production", min_length=8)
     token_ttl_seconds: int = 900
 

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from mdm import migrate
 from mdm.database import UnitOfWork, create_engine
+from mdm.devtools import drop_database
 
+# A database of this run's own, so two test runs on one server never drop each other's data.
 POSTGRES_URL = os.environ.get(
-    "MDM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mdm_test"
+    "MDM_TEST_POSTGRES_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/mdm_test_{os.getpid()}"
 )
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -57,6 +59,8 @@ def engine(
     eng = create_engine(url)
     yield eng
     eng.dispose()
+    if request.param == "postgresql" and "MDM_TEST_POSTGRES_URL" not in os.environ:
+        drop_database(url)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from matching import (
@@ -290,12 +290,16 @@ def match_pending(
     chunk_size: int = 50_000,
     retrain: bool = False,
     max_chunks: int | None = None,
+    record_ids: Sequence[int] | None = None,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
     Waiting records are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
-    match workers can run side by side, each on its own chunk.
+    match workers can run side by side, each on its own chunk. ``record_ids`` limits the run to
+    those records (an API request matches what it stored, not a file load's backlog).
     """
+    if record_ids is not None and not record_ids:
+        return MatchSummary(entity_type)
     summary = MatchSummary(entity_type)
     spec = spec_for(entity_type)
     model = None if retrain else active_model(session, entity_type)
@@ -311,6 +315,7 @@ def match_pending(
                 SourceRecord.entity_type == entity_type,
                 SourceRecord.matched_version < SourceRecord.version,
             )
+            .where(true() if record_ids is None else id_in(SourceRecord.id, record_ids, session))
             .order_by(SourceRecord.id)
             .limit(chunk_size)
             .with_for_update(skip_locked=True, of=SourceRecord)

@@ -13,21 +13,26 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from mdm.cli import app
-from mdm.devtools import recreate_database
+from mdm.devtools import drop_database, recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cli.db'}"
     else:
-        url = make_url(postgres_url).set(database="mdm_test_cli").render_as_string(
-            hide_password=False
+        url = (
+            make_url(postgres_url)
+            .set(database=f"{make_url(postgres_url).database}_cli")
+            .render_as_string(hide_password=False)
         )
         recreate_database(url)
         yield url
+        drop_database(url)
 
 
 def mdm(url: str, *args: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 from mdm import migrate
 from mdm.audit.models import AuditEntry
 from mdm.database import UnitOfWork, create_engine
-from mdm.devtools import recreate_database
+from mdm.devtools import drop_database, recreate_database
 from mdm.errors import ConflictError
 from mdm.golden.models import GoldenOverride, GoldenRecord
 from mdm.ingest.service import Candidate, ingest_batch
@@ -38,7 +38,7 @@ def own_engine(
     else:
         url = (
             make_url(postgres_url)
-            .set(database="mdm_test_concurrency")
+            .set(database=f"{make_url(postgres_url).database}_concurrency")
             .render_as_string(hide_password=False)
         )
         recreate_database(url)
@@ -46,6 +46,8 @@ def own_engine(
     engine = create_engine(url)
     yield engine
     engine.dispose()
+    if request.param == "postgresql":
+        drop_database(url)
 
 
 def test_two_stewards_one_wins_the_other_gets_a_conflict(own_engine: Engine) -> None:

@@ -1,0 +1,652 @@
+"""What each v1 endpoint does, free of HTTP: one unit of work per call, schemas out.
+
+Views call these functions and only shape the response. Writes run in one transaction
+(`UnitOfWork.begin`), so a record, its match, the golden records it changes, their audit
+entries and outbox events commit together or not at all; reads use a plain session.
+
+Changes that state a version check it here first and raise `VersionMismatchError` (412) when
+it is stale; the steward services then compare-and-set that version as their first write, so
+a change that loses a race with another one still gets a `ConflictError` (409), never a
+half-applied change.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import orjson
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mdm.api.problems import BatchTooLargeError, PreconditionRequiredError, VersionMismatchError
+from mdm.api.v1.schemas import (
+    BatchItemRead,
+    BatchRead,
+    EventRead,
+    FeedPage,
+    FieldErrorRead,
+    GoldenPage,
+    GoldenRead,
+    GoldenSummaryRead,
+    RecordRead,
+    ReviewDecisionRead,
+    ReviewPage,
+    ReviewRecordRead,
+    ReviewTaskRead,
+    UnmergeRead,
+    XrefEntryRead,
+    XrefRead,
+)
+from mdm.canonical.models import EntityType
+from mdm.database import UnitOfWork, id_in
+from mdm.errors import ConflictError, InvalidInputError, NotFoundError
+from mdm.golden.models import GoldenMember, GoldenRecord
+from mdm.golden.service import golden_of_source, resolve, xrefs_of
+from mdm.ingest.service import Candidate, RecordOutcome, Rejection, ingest_batch
+from mdm.linkage.service import match_pending
+from mdm.mapping.service import validate_canonical
+from mdm.outbox.service import EVENT_TYPES, ChangeContext, event_as_dict, newest_seq, read_feed
+from mdm.sources.models import SourceRecord, SourceSystem
+from mdm.sources.service import get_source_system
+from mdm.stewardship import service as stewardship
+from mdm.stewardship.models import MatchCandidate
+
+FEED_POLL_SECONDS = 0.5
+
+
+# --- source records -----------------------------------------------------------------------
+
+
+@contextmanager
+def _ingesting(uow: UnitOfWork) -> Iterator[Session]:
+    """A write transaction for source records; a concurrent write of the same key is a 409."""
+    try:
+        with uow.begin() as session:
+            yield session
+    except IntegrityError as exc:
+        # Two requests created the same (source, entity, source ID) at once: the loser's
+        # whole transaction rolled back, and sending it again finds the record.
+        raise ConflictError(
+            "another request wrote the same record at the same time; send it again"
+        ) from exc
+
+
+def _origin(ctx: ChangeContext) -> str:
+    return f"api:{ctx.correlation_id or 'untraced'}"
+
+
+def _golden_ids(session: Session, record_ids: Sequence[int]) -> dict[int, int]:
+    if not record_ids:
+        return {}
+    rows = session.execute(
+        select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
+            id_in(GoldenMember.source_record_id, record_ids, session)
+        )
+    )
+    return {int(r): int(g) for r, g in rows}
+
+
+def _open_tasks(session: Session, record_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(MatchCandidate.id)
+            .where(
+                MatchCandidate.status == "open",
+                or_(
+                    MatchCandidate.left_record_id == record_id,
+                    MatchCandidate.right_record_id == record_id,
+                ),
+            )
+            .order_by(MatchCandidate.id)
+        )
+    )
+
+
+def _record_read(
+    session: Session, source: str, entity: EntityType, outcome: RecordOutcome
+) -> RecordRead:
+    record_id = outcome.record_id
+    golden_id = _golden_ids(session, [record_id]).get(record_id) if record_id else None
+    tasks = _open_tasks(session, record_id) if record_id else []
+    return RecordRead(
+        source=source,
+        entity_type=entity.value,
+        source_id=outcome.source_id or "",
+        status=outcome.status,
+        version=outcome.version,
+        golden_id=golden_id,
+        in_review=bool(tasks),
+        review_task_ids=tasks,
+    )
+
+
+def put_record(
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    source: str,
+    entity: EntityType,
+    source_id: str,
+    body: Mapping[str, Any],
+) -> RecordRead:
+    """Store one canonical record (idempotently) and match it, in one transaction.
+
+    The body may omit ``source_id``; when present it must equal the one in the URL.
+    """
+    given = body.get("source_id")
+    if given is not None and str(given) != source_id:
+        raise InvalidInputError(
+            "the body's source_id differs from the URL's",
+            [{"field": "source_id", "message": f"must be '{source_id}' (as in the URL) or absent"}],
+        )
+    with _ingesting(uow) as session:
+        system = get_source_system(session, source)
+        # The URL's source ID is part of what was sent: with or without it in the body, the
+        # same record hashes the same, so a repeated PUT is idempotent.
+        raw = {**body, "source_id": source_id}
+        mapped = validate_canonical(entity, raw)
+        if not mapped.ok:
+            raise InvalidInputError(
+                f"the {entity.value} record is invalid", [e.as_dict() for e in mapped.errors]
+            )
+        _, (outcome,) = ingest_batch(
+            session,
+            system,
+            entity,
+            [Candidate(source_id, mapped.canonical, raw)],
+            origin=_origin(ctx),
+            actor=ctx.actor,
+        )
+        match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
+        return _record_read(session, source, entity, outcome)
+
+
+def _ids(outcomes: Sequence[RecordOutcome]) -> list[int]:
+    return [o.record_id for o in outcomes if o.record_id is not None]
+
+
+def delete_record(
+    uow: UnitOfWork, ctx: ChangeContext, source: str, entity: EntityType, source_id: str
+) -> RecordRead:
+    """Tombstone a source record and match (it leaves its golden record) in one transaction."""
+    with _ingesting(uow) as session:
+        system = get_source_system(session, source)
+        _, (outcome,) = ingest_batch(
+            session,
+            system,
+            entity,
+            [Candidate(source_id, None, None, deleted=True)],
+            origin=_origin(ctx),
+            actor=ctx.actor,
+        )
+        if outcome.record_id is None:
+            raise NotFoundError(f"{source} has sent no {entity.value} '{source_id}'")
+        match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
+        return _record_read(session, source, entity, outcome)
+
+
+def ingest_records(
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    source: str,
+    entity: EntityType,
+    records: Sequence[Mapping[str, Any]],
+    max_records: int,
+) -> BatchRead:
+    """Store and match a batch: valid records land, invalid ones are kept with their reasons."""
+    if len(records) > max_records:
+        raise BatchTooLargeError(
+            f"a batch holds at most {max_records} records, this one {len(records)}; split it",
+            [{"field": "records", "message": f"at most {max_records} records"}],
+        )
+    if not records:
+        raise InvalidInputError(
+            "the batch is empty", [{"field": "records", "message": "at least one record"}]
+        )
+    items: list[Candidate | Rejection] = []
+    for position, record in enumerate(records):
+        mapped = validate_canonical(entity, record)
+        if mapped.ok:
+            assert mapped.source_id is not None  # ok implies a source ID
+            items.append(Candidate(mapped.source_id, mapped.canonical, dict(record), position))
+        else:
+            items.append(
+                Rejection(
+                    [e.as_dict() for e in mapped.errors],
+                    orjson.dumps(record).decode(),
+                    position,
+                    mapped.source_id,
+                )
+            )
+    with _ingesting(uow) as session:
+        system = get_source_system(session, source)
+        batch, outcomes = ingest_batch(
+            session, system, entity, items, origin=_origin(ctx), actor=ctx.actor
+        )
+        match_pending(session, entity.value, ctx, record_ids=_ids(outcomes))
+        goldens = _golden_ids(session, [o.record_id for o in outcomes if o.record_id])
+    results = [
+        BatchItemRead(
+            position=o.position if o.position is not None else i,
+            source_id=o.source_id,
+            status=o.status,
+            version=o.version,
+            golden_id=goldens.get(o.record_id) if o.record_id else None,
+            errors=[FieldErrorRead(**e) for e in o.errors],
+        )
+        for i, o in enumerate(outcomes)
+    ]
+    return BatchRead(
+        batch_id=batch.id,
+        accepted=sum(r.status in {"new", "changed"} for r in results),
+        unchanged=sum(r.status == "unchanged" for r in results),
+        rejected=sum(r.status == "rejected" for r in results),
+        results=results,
+    )
+
+
+# --- golden records and the cross-reference -----------------------------------------------
+
+
+def _summary(golden: GoldenRecord) -> dict[str, Any]:
+    return {
+        "golden_id": golden.id,
+        "entity_type": golden.entity_type,
+        "status": golden.status,
+        "version": golden.version,
+        "merged_into": golden.merged_into_id,
+        "attributes": golden.attributes or {},
+        "updated_at": golden.updated_at,
+    }
+
+
+def _golden_read(
+    session: Session, golden: GoldenRecord, redirected_from: int | None = None
+) -> GoldenRead:
+    return GoldenRead(
+        **_summary(golden),
+        provenance=golden.provenance or {},
+        xref=[
+            XrefEntryRead(
+                source=x.source,
+                source_id=x.source_id,
+                link_reason=x.link_reason,
+                linked_at=datetime.fromisoformat(x.linked_at),
+            )
+            for x in xrefs_of(session, golden.id)
+        ],
+        redirected_from=redirected_from,
+    )
+
+
+def read_golden(uow: UnitOfWork, golden_id: int) -> GoldenRead:
+    """A golden record with provenance and cross-reference, following merge redirects."""
+    with uow.session() as session:
+        golden, redirected_from = resolve(session, golden_id)
+        return _golden_read(session, golden, redirected_from)
+
+
+def encode_cursor(golden_id: int) -> str:
+    """An opaque cursor for the page after a golden ID.
+
+    >>> decode_cursor(encode_cursor(42))
+    42
+    """
+    return base64.urlsafe_b64encode(f"g{golden_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The golden ID a cursor continues after; `InvalidInputError` for a foreign cursor."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith("g") and text[1:].isdigit():
+            return int(text[1:])
+    except (binascii.Error, UnicodeDecodeError):
+        pass
+    raise InvalidInputError(
+        "the cursor is not one this API issued",
+        [{"field": "after", "message": "pass the 'next' value of the previous page"}],
+    )
+
+
+def list_goldens(
+    uow: UnitOfWork,
+    *,
+    entity_type: EntityType | None,
+    status: str | None,
+    after: str | None,
+    limit: int,
+) -> GoldenPage:
+    """A page of golden records in ID order (keyset pagination: stable under inserts)."""
+    query = select(GoldenRecord).order_by(GoldenRecord.id).limit(limit + 1)
+    if after:
+        query = query.where(GoldenRecord.id > decode_cursor(after))
+    if entity_type is not None:
+        query = query.where(GoldenRecord.entity_type == entity_type.value)
+    if status is not None:
+        query = query.where(GoldenRecord.status == status)
+    with uow.session() as session:
+        rows = list(session.scalars(query))
+    page = rows[:limit]
+    return GoldenPage(
+        items=[GoldenSummaryRead(**_summary(g)) for g in page],
+        next=encode_cursor(page[-1].id) if len(rows) > limit else None,
+    )
+
+
+def lookup_xref(uow: UnitOfWork, source: str, entity: EntityType, source_id: str) -> XrefRead:
+    """A source record's golden record and every other system's ID for it."""
+    with uow.session() as session:
+        get_source_system(session, source)
+        golden = golden_of_source(session, source, entity.value, source_id)
+        read = _golden_read(session, golden)
+    return XrefRead(
+        source=source,
+        entity_type=entity.value,
+        source_id=source_id,
+        golden=read,
+        other_ids=[x for x in read.xref if (x.source, x.source_id) != (source, source_id)],
+    )
+
+
+# --- change feed ----------------------------------------------------------------------------
+
+
+def _check_event_types(event_types: Sequence[str] | None) -> None:
+    unknown = sorted(set(event_types or ()) - set(EVENT_TYPES))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown event types {unknown}",
+            [
+                {"field": "event_type", "message": f"'{e}' is not one of {', '.join(EVENT_TYPES)}"}
+                for e in unknown
+            ],
+        )
+
+
+def read_feed_page(
+    uow: UnitOfWork,
+    *,
+    after: int,
+    limit: int,
+    entity_type: EntityType | None,
+    event_types: Sequence[str] | None,
+) -> FeedPage:
+    """Events after a sequence number, oldest first, with the cursor to resume from."""
+    _check_event_types(event_types)
+    with uow.session() as session:
+        events = read_feed(
+            session,
+            after=after,
+            limit=limit,
+            entity_type=entity_type.value if entity_type else None,
+            event_types=event_types,
+        )
+        newest = newest_seq(session)
+        reads = [EventRead(**event_as_dict(e)) for e in events]
+    return FeedPage(
+        events=reads, next_after=reads[-1].seq if reads else after, newest_seq=max(newest, after)
+    )
+
+
+def _newest(uow: UnitOfWork) -> int:
+    with uow.session() as session:
+        return newest_seq(session)
+
+
+async def wait_for_feed(
+    uow: UnitOfWork,
+    *,
+    after: int,
+    limit: int,
+    entity_type: EntityType | None,
+    event_types: Sequence[str] | None,
+    wait: float,
+    poll_seconds: float | None = None,
+) -> FeedPage:
+    """Like `read_feed_page`, but when nothing is new wait up to ``wait`` seconds for events.
+
+    While waiting it polls the newest sequence number (one index look-up), not the feed,
+    every ``poll_seconds`` (default `FEED_POLL_SECONDS`).
+    """
+    interval = FEED_POLL_SECONDS if poll_seconds is None else poll_seconds
+    read = functools.partial(
+        read_feed_page,
+        uow,
+        after=after,
+        limit=limit,
+        entity_type=entity_type,
+        event_types=event_types,
+    )
+    deadline = anyio.current_time() + wait
+    while True:
+        page = await anyio.to_thread.run_sync(read)
+        if page.events or anyio.current_time() >= deadline:
+            return page
+        seen = page.newest_seq
+        while (left := deadline - anyio.current_time()) > 0:
+            await anyio.sleep(min(interval, left))
+            if await anyio.to_thread.run_sync(_newest, uow) > seen:
+                break
+
+
+# --- stewardship ----------------------------------------------------------------------------
+
+
+def _review_records(session: Session, record_ids: Sequence[int]) -> dict[int, ReviewRecordRead]:
+    rows = session.execute(
+        select(SourceRecord.id, SourceSystem.code, SourceRecord.source_id, SourceRecord.canonical)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(id_in(SourceRecord.id, record_ids, session))
+    ).all()
+    goldens = _golden_ids(session, record_ids)
+    return {
+        rid: ReviewRecordRead(
+            source_record_id=rid,
+            source=code,
+            source_id=sid,
+            golden_id=goldens.get(rid),
+            canonical=canonical,
+        )
+        for rid, code, sid, canonical in rows
+    }
+
+
+def _task_reads(session: Session, tasks: Sequence[MatchCandidate]) -> list[ReviewTaskRead]:
+    records = _review_records(
+        session, sorted({t.left_record_id for t in tasks} | {t.right_record_id for t in tasks})
+    )
+    return [
+        ReviewTaskRead(
+            task_id=t.id,
+            entity_type=t.entity_type,
+            status=t.status,
+            version=t.version,
+            probability=t.probability,
+            match_weight=t.match_weight,
+            priority=t.priority,
+            reason=t.reason,
+            explanation=t.explanation or {},
+            left=records[t.left_record_id],
+            right=records[t.right_record_id],
+            created_at=t.created_at,
+            resolved_at=t.resolved_at,
+            resolved_by=t.resolved_by,
+            resolution_note=t.resolution_note,
+        )
+        for t in tasks
+    ]
+
+
+def list_reviews(
+    uow: UnitOfWork,
+    *,
+    status: str,
+    entity_type: EntityType | None,
+    limit: int,
+    offset: int,
+) -> ReviewPage:
+    """A page of the review queue, most urgent first."""
+    with uow.session() as session:
+        tasks = stewardship.review_queue(
+            session,
+            entity_type=entity_type.value if entity_type else None,
+            status=status,
+            limit=limit,
+            offset=offset,
+        )
+        return ReviewPage(items=_task_reads(session, tasks), limit=limit, offset=offset)
+
+
+def read_review(uow: UnitOfWork, task_id: int) -> ReviewTaskRead:
+    """One review task with both records."""
+    with uow.session() as session:
+        task = session.get(MatchCandidate, task_id)
+        if task is None:
+            raise NotFoundError(f"review task {task_id} does not exist")
+        return _task_reads(session, [task])[0]
+
+
+def decide_review(
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    task_id: int,
+    expected_version: int,
+    *,
+    same: bool,
+    note: str,
+) -> ReviewDecisionRead:
+    """Accept (``same``) or reject a review task at the version the steward saw."""
+    with uow.begin() as session:
+        task = session.get(MatchCandidate, task_id)
+        if task is None:
+            raise NotFoundError(f"review task {task_id} does not exist")
+        if task.status != "open":
+            raise ConflictError(f"review task {task_id} is already {task.status}")
+        if task.version != expected_version:
+            raise VersionMismatchError(
+                f"review task {task_id} is at version {task.version}, not {expected_version}"
+            )
+        golden_id: int | None = None
+        if same:
+            golden_id = stewardship.accept(session, task_id, expected_version, ctx, note)
+        else:
+            stewardship.reject(session, task_id, expected_version, ctx, note)
+        session.refresh(task)
+        return ReviewDecisionRead(
+            task_id=task.id, status=task.status, version=task.version, golden_id=golden_id
+        )
+
+
+def _check_golden(session: Session, golden_id: int, expected_version: int) -> GoldenRecord:
+    """The golden record a change names, if it is active and at the version stated."""
+    golden = session.get(GoldenRecord, golden_id)
+    if golden is None:
+        raise NotFoundError(f"golden record {golden_id} does not exist")
+    if golden.status == "merged":
+        raise ConflictError(
+            f"golden record {golden_id} was merged into {golden.merged_into_id}; act on that one"
+        )
+    if golden.status != "active":
+        raise ConflictError(f"golden record {golden_id} is {golden.status}")
+    if golden.version != expected_version:
+        raise VersionMismatchError(
+            f"golden record {golden_id} is at version {golden.version}, not {expected_version}"
+        )
+    return golden
+
+
+def override_attribute(
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    golden_id: int,
+    expected_version: int,
+    attribute: str,
+    value: Any,
+    reason: str,
+) -> GoldenRead:
+    """Pin an attribute of a golden record; it survives recomputation until unpinned."""
+    with uow.begin() as session:
+        _check_golden(session, golden_id, expected_version)
+        golden = stewardship.override(
+            session, golden_id, attribute, value, expected_version, ctx, reason
+        )
+        return _golden_read(session, golden)
+
+
+def unpin_attribute(
+    uow: UnitOfWork, ctx: ChangeContext, golden_id: int, expected_version: int, attribute: str
+) -> GoldenRead:
+    """Remove an override; the attribute goes back to its survivorship rule."""
+    with uow.begin() as session:
+        _check_golden(session, golden_id, expected_version)
+        golden = stewardship.unpin(session, golden_id, attribute, expected_version, ctx)
+        return _golden_read(session, golden)
+
+
+def merge_goldens(
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    golden_ids: Sequence[int],
+    expected_versions: Sequence[int],
+    reason: str,
+) -> GoldenRead:
+    """Merge golden records by hand (one version per ID, in order); returns the survivor."""
+    if len(set(golden_ids)) != len(golden_ids):
+        raise InvalidInputError(
+            "a golden ID is named twice",
+            [{"field": "golden_ids", "message": "IDs must be distinct"}],
+        )
+    if len(expected_versions) != len(golden_ids):
+        raise PreconditionRequiredError(
+            f"If-Match must list one version per golden ID, in order: "
+            f"{len(golden_ids)} IDs, {len(expected_versions)} versions",
+            [{"field": "If-Match", "message": f"expected {len(golden_ids)} versions"}],
+        )
+    versions = dict(zip(golden_ids, expected_versions, strict=True))
+    with uow.begin() as session:
+        for gid, version in versions.items():
+            _check_golden(session, gid, version)
+        survivor = stewardship.merge_goldens(session, versions, ctx, reason)
+        golden = session.get_one(GoldenRecord, survivor)
+        session.refresh(golden)
+        return _golden_read(session, golden)
+
+
+def unmerge_record(
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    golden_id: int,
+    expected_version: int,
+    source: str,
+    source_id: str,
+    reason: str,
+) -> UnmergeRead:
+    """Split a source record off a golden record; it is never matched back into it."""
+    with uow.begin() as session:
+        golden = _check_golden(session, golden_id, expected_version)
+        system = get_source_system(session, source)
+        record_id = session.scalar(
+            select(SourceRecord.id).where(
+                SourceRecord.source_system_id == system.id,
+                SourceRecord.entity_type == golden.entity_type,
+                SourceRecord.source_id == source_id,
+            )
+        )
+        if record_id is None:
+            raise NotFoundError(f"{source} has sent no {golden.entity_type} '{source_id}'")
+        if _golden_ids(session, [record_id]).get(record_id) != golden_id:
+            raise ConflictError(
+                f"{source} record '{source_id}' is not in golden record {golden_id}"
+            )
+        target = stewardship.unmerge(session, record_id, expected_version, ctx, reason)
+        session.refresh(golden)
+        return UnmergeRead(golden_id=target, unmerged_from=golden_id, version=golden.version)

@@ -1,0 +1,443 @@
+"""API v1 controllers: thin, each handler parses the request and calls one service function.
+
+Dependencies come from the app (``uow``, ``settings``) and from each controller (``ctx``, the
+change context of the request; ``expected_version`` / ``expected_versions``, from If-Match).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Response, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import BodyKwarg, FromPath, FromQuery, JSONBody, QueryParameter
+
+from mdm.api.dependencies import (
+    etag,
+    provide_change_context,
+    provide_expected_version,
+    provide_expected_versions,
+)
+from mdm.api.v1 import service
+from mdm.api.v1.schemas import (
+    BatchCreate,
+    BatchRead,
+    FeedPage,
+    GoldenPage,
+    GoldenRead,
+    MergeCreate,
+    OverrideCreate,
+    ProblemRead,
+    RecordRead,
+    ReviewDecisionCreate,
+    ReviewDecisionRead,
+    ReviewPage,
+    ReviewTaskRead,
+    UnmergeCreate,
+    UnmergeRead,
+    XrefRead,
+)
+from mdm.canonical.models import EntityType
+from mdm.database import UnitOfWork
+from mdm.outbox.service import ChangeContext
+from mdm.settings import Settings
+
+_CTX = {"ctx": Provide(provide_change_context, sync_to_thread=False)}
+_VERSIONED = {
+    **_CTX,
+    "expected_version": Provide(provide_expected_version, sync_to_thread=False),
+    "expected_versions": Provide(provide_expected_versions, sync_to_thread=False),
+}
+
+UoW = NamedDependency[UnitOfWork]
+Ctx = NamedDependency[ChangeContext]
+Version = NamedDependency[int]
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size")]
+GoldenStatus = Literal["active", "merged", "retired"]
+ReviewStatus = Literal["open", "accepted", "rejected", "superseded"]
+
+
+_PROBLEM_TEXT = {
+    400: "malformed request",
+    404: "no such resource",
+    409: "conflicts with the current state (or lost a race with another change)",
+    412: "If-Match names a stale version",
+    413: "batch too large",
+    422: "invalid input; errors lists every failing field",
+    428: "If-Match is missing",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem responses a handler can give."""
+    return {
+        status: ResponseSpec(
+            ProblemRead,
+            description=_PROBLEM_TEXT[status],
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
+        for status in (400, 422, *statuses)
+    }
+
+
+_READ = problems(404)
+_CHANGE = problems(404, 409, 412, 428)
+
+_RECORD_EXAMPLE = Example(
+    summary="a customer from the ERP",
+    value={
+        "legal_name": "Acme Werkzeuge GmbH",
+        "identifiers": [{"scheme": "vat", "value": "DE136695976", "country": "DE"}],
+        "addresses": [
+            {"type": "legal", "lines": ["Hauptstraße 12"], "city": "Köln", "country": "DE"}
+        ],
+        "phones": ["0221 1234567"],
+    },
+)
+RecordBody = Annotated[
+    dict[str, Any],
+    BodyKwarg(
+        media_type=RequestEncodingType.JSON,
+        description="a canonical customer or product; source_id may be omitted",
+        examples=[_RECORD_EXAMPLE],
+    ),
+]
+
+
+def _body(summary: str, value: dict[str, Any]) -> BodyKwarg:
+    return BodyKwarg(
+        media_type=RequestEncodingType.JSON, examples=[Example(summary=summary, value=value)]
+    )
+
+
+BatchBody = Annotated[
+    BatchCreate,
+    _body("one record", {"records": [{**_RECORD_EXAMPLE.value, "source_id": "100"}]}),
+]
+OverrideBody = Annotated[
+    OverrideCreate,
+    _body(
+        "pin the legal name",
+        {"attribute": "legal_name", "value": "ACME Werkzeuge GmbH & Co.", "reason": "registry"},
+    ),
+]
+MergeBody = Annotated[
+    MergeCreate, _body("merge two", {"golden_ids": [12, 57], "reason": "same VAT number"})
+]
+UnmergeBody = Annotated[
+    UnmergeCreate,
+    _body("split off", {"source": "crm", "source_id": "0015A", "reason": "another entity"}),
+]
+
+
+def _source_id(path_value: str) -> str:
+    # A ``path`` parameter keeps slashes (source IDs may contain them) and starts with one.
+    return path_value.removeprefix("/")
+
+
+class RecordController(Controller):
+    """Source systems send records: one at a time (PUT), in batches (POST), or delete them."""
+
+    path = "/v1/sources/{source:str}/records/{entity:str}"
+    tags = ("source records",)
+    dependencies = _CTX
+
+    @put(
+        "/{source_id:path}",
+        sync_to_thread=True,
+        responses=_READ,
+        summary="Send one record (create or change it) and match it",
+    )
+    def put_record(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        source: FromPath[str],
+        entity: FromPath[EntityType],
+        source_id: FromPath[str],
+        data: RecordBody,
+    ) -> Response[RecordRead]:
+        """Store a canonical record idempotently and match it in one transaction.
+
+        Answers 201 for a new record, 200 for a changed or unchanged one.
+        """
+        read = service.put_record(uow, ctx, source, entity, _source_id(source_id), data)
+        return Response(read, status_code=201 if read.status == "new" else 200)
+
+    @delete(
+        "/{source_id:path}",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Delete a record",
+        responses=_READ,
+    )
+    def delete_record(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        source: FromPath[str],
+        entity: FromPath[EntityType],
+        source_id: FromPath[str],
+    ) -> RecordRead:
+        """Store a tombstone: the record leaves its golden record (retired if it was the last)."""
+        return service.delete_record(uow, ctx, source, entity, _source_id(source_id))
+
+    @post(
+        "/",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Send a batch of records",
+        responses=problems(404, 413),
+    )
+    def post_batch(
+        self,
+        uow: UoW,
+        settings: NamedDependency[Settings],
+        ctx: Ctx,
+        source: FromPath[str],
+        entity: FromPath[EntityType],
+        data: BatchBody,
+    ) -> BatchRead:
+        """Store and match a batch; every record gets its own outcome (invalid ones a reason).
+
+        More records than ``MDM_MAX_BATCH_RECORDS`` answer 413 and store nothing.
+        """
+        return service.ingest_records(
+            uow, ctx, source, entity, data.records, settings.max_batch_records
+        )
+
+
+class GoldenController(Controller):
+    """Golden records: read, list, and the steward's merge, unmerge and overrides."""
+
+    path = "/v1/golden"
+    tags = ("golden records",)
+    dependencies = _VERSIONED
+
+    @get(
+        "/",
+        sync_to_thread=True,
+        summary="List golden records (cursor pagination)",
+        responses=problems(),
+    )
+    def list_goldens(
+        self,
+        uow: UoW,
+        entity_type: FromQuery[EntityType | None] = None,
+        status: FromQuery[GoldenStatus | None] = None,
+        after: Annotated[
+            str | None, QueryParameter(description="the 'next' cursor of the previous page")
+        ] = None,
+        limit: Limit = 50,
+    ) -> GoldenPage:
+        """Golden records in ID order; pass ``next`` as ``after`` for the following page."""
+        return service.list_goldens(
+            uow, entity_type=entity_type, status=status, after=after, limit=limit
+        )
+
+    @get("/{golden_id:int}", sync_to_thread=True, summary="Read a golden record", responses=_READ)
+    def read_golden(self, uow: UoW, golden_id: FromPath[int]) -> Response[GoldenRead]:
+        """A golden record with provenance and cross-reference.
+
+        A merged ID answers 200 with the survivor, ``redirected_from`` set to the ID asked for
+        and ``Content-Location`` naming the survivor's URL.
+        """
+        read = service.read_golden(uow, golden_id)
+        headers = etag(read.version)
+        if read.redirected_from is not None:
+            headers["Content-Location"] = f"/v1/golden/{read.golden_id}"
+        return Response(read, headers=headers)
+
+    @post("/{golden_id:int}/override", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    def override(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        expected_version: Version,
+        golden_id: FromPath[int],
+        data: OverrideBody,
+    ) -> Response[GoldenRead]:
+        """Pin an attribute to a value (needs ``If-Match``); answers the new version as ETag."""
+        read = service.override_attribute(
+            uow, ctx, golden_id, expected_version, data.attribute, data.value, data.reason
+        )
+        return Response(read, headers=etag(read.version))
+
+    @delete(
+        "/{golden_id:int}/override/{attribute:str}",
+        sync_to_thread=True,
+        status_code=200,
+        responses=_CHANGE,
+    )
+    def unpin(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        expected_version: Version,
+        golden_id: FromPath[int],
+        attribute: FromPath[str],
+    ) -> Response[GoldenRead]:
+        """Remove an override (needs ``If-Match``); the survivorship rule applies again."""
+        read = service.unpin_attribute(uow, ctx, golden_id, expected_version, attribute)
+        return Response(read, headers=etag(read.version))
+
+    @post(
+        "/merge",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Merge golden records",
+        responses=_CHANGE,
+    )
+    def merge(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        expected_versions: NamedDependency[list[int]],
+        data: MergeBody,
+    ) -> Response[GoldenRead]:
+        """Merge golden records; ``If-Match`` lists each one's version in ``golden_ids`` order.
+
+        The oldest ID survives; the others redirect to it.
+        """
+        read = service.merge_goldens(uow, ctx, data.golden_ids, expected_versions, data.reason)
+        return Response(read, headers=etag(read.version))
+
+    @post("/{golden_id:int}/unmerge", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    def unmerge(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        expected_version: Version,
+        golden_id: FromPath[int],
+        data: UnmergeBody,
+    ) -> Response[UnmergeRead]:
+        """Split a source record off this golden record (needs ``If-Match``)."""
+        read = service.unmerge_record(
+            uow, ctx, golden_id, expected_version, data.source, data.source_id, data.reason
+        )
+        return Response(read, headers=etag(read.version))
+
+
+class XrefController(Controller):
+    """The cross-reference: from any system's ID to the golden record and the other IDs."""
+
+    path = "/v1/xref"
+    tags = ("golden records",)
+
+    @get("/{source:str}/{entity:str}/{source_id:path}", sync_to_thread=True, responses=_READ)
+    def lookup(
+        self,
+        uow: UoW,
+        source: FromPath[str],
+        entity: FromPath[EntityType],
+        source_id: FromPath[str],
+    ) -> XrefRead:
+        """The golden record of a source record and every other system's ID for it."""
+        return service.lookup_xref(uow, source, entity, _source_id(source_id))
+
+
+class FeedController(Controller):
+    """The change feed: every change as an ordered event, resumable by sequence number."""
+
+    path = "/v1/feed"
+    tags = ("change feed",)
+
+    @get("/", summary="Read the change feed (optionally long-polling)", responses=problems())
+    async def feed(
+        self,
+        uow: UoW,
+        after: Annotated[int, QueryParameter(ge=0, description="last seq already seen")] = 0,
+        limit: Limit = 100,
+        entity_type: FromQuery[EntityType | None] = None,
+        event_type: Annotated[
+            list[str] | None, QueryParameter(description="repeat to ask for several types")
+        ] = None,
+        wait: Annotated[
+            int, QueryParameter(ge=0, le=60, description="seconds to wait for a new event")
+        ] = 0,
+    ) -> FeedPage:
+        """Events after ``after``, oldest first; with ``wait`` an empty answer waits for one."""
+        return await service.wait_for_feed(
+            uow,
+            after=after,
+            limit=limit,
+            entity_type=entity_type,
+            event_types=event_type,
+            wait=wait,
+        )
+
+
+class ReviewController(Controller):
+    """The steward review queue."""
+
+    path = "/v1/review"
+    tags = ("stewardship",)
+    dependencies = _VERSIONED
+
+    @get(
+        "/",
+        sync_to_thread=True,
+        summary="List review tasks, most urgent first",
+        responses=problems(),
+    )
+    def list_reviews(
+        self,
+        uow: UoW,
+        status: FromQuery[ReviewStatus] = "open",
+        entity_type: FromQuery[EntityType | None] = None,
+        limit: Limit = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> ReviewPage:
+        """Review tasks with both records and the engine's explanation."""
+        return service.list_reviews(
+            uow, status=status, entity_type=entity_type, limit=limit, offset=offset
+        )
+
+    @get("/{task_id:int}", sync_to_thread=True, summary="Read a review task", responses=_READ)
+    def read_review(self, uow: UoW, task_id: FromPath[int]) -> Response[ReviewTaskRead]:
+        """One review task; its version is the ETag to send back when deciding it."""
+        read = service.read_review(uow, task_id)
+        return Response(read, headers=etag(read.version))
+
+    @post("/{task_id:int}/accept", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    def accept(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        expected_version: Version,
+        task_id: FromPath[int],
+        data: JSONBody[ReviewDecisionCreate | None] = None,
+    ) -> Response[ReviewDecisionRead]:
+        """The two records are the same: their golden records merge (needs ``If-Match``)."""
+        read = service.decide_review(
+            uow, ctx, task_id, expected_version, same=True, note=data.note if data else ""
+        )
+        return Response(read, headers=etag(read.version))
+
+    @post("/{task_id:int}/reject", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    def reject(
+        self,
+        uow: UoW,
+        ctx: Ctx,
+        expected_version: Version,
+        task_id: FromPath[int],
+        data: JSONBody[ReviewDecisionCreate | None] = None,
+    ) -> Response[ReviewDecisionRead]:
+        """The records differ: they are never proposed or merged again (needs ``If-Match``)."""
+        read = service.decide_review(
+            uow, ctx, task_id, expected_version, same=False, note=data.note if data else ""
+        )
+        return Response(read, headers=etag(read.version))
+
+
+CONTROLLERS = [
+    RecordController,
+    GoldenController,
+    XrefController,
+    FeedController,
+    ReviewController,
+]

@@ -1,0 +1,98 @@
+"""Health, readiness, the OpenAPI document and Litestar's own errors as problem details."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from api_support import assert_problem
+from litestar.testing import TestClient
+
+from mdm.api.app import create_app
+from mdm.database import UnitOfWork, create_engine
+from mdm.settings import Settings
+
+# The fixtures "client" and "settings".
+pytest_plugins = ["api_fixtures"]
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok", "checks": {}}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+def test_not_ready_without_a_migrated_database(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    engine = create_engine(url)
+    try:
+        app = create_app(Settings(database_url=url), uow=UnitOfWork(engine))
+        with TestClient(app) as client:
+            problem = assert_problem(client.get("/ready"), 503, "not_ready")
+            assert "mdm db upgrade" in problem["detail"]
+            assert client.get("/health").status_code == 200
+    finally:
+        engine.dispose()
+
+
+def test_unknown_route_and_wrong_method_are_problems(client: TestClient) -> None:
+    assert_problem(client.get("/v1/nothing-here"), 404, "not_found")
+    assert_problem(client.patch("/v1/golden/1"), 405, "method_not_allowed")
+
+
+def test_malformed_json_is_a_problem(client: TestClient) -> None:
+    response = client.put(
+        "/v1/sources/erp/records/customer/1",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 400, "bad_request")
+    response = client.put("/v1/sources/erp/records/customer/1", json=["not", "an", "object"])
+    problem = assert_problem(response, 422, "invalid_input")
+    assert problem["errors"][0]["field"] == "body"
+
+
+def test_openapi_document_describes_v1_with_examples(client: TestClient) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    assert schema["info"]["title"] == "mdm-hub API"
+    paths = schema["paths"]
+    for path in (
+        "/v1/sources/{source}/records/{entity}/{source_id}",
+        "/v1/sources/{source}/records/{entity}",
+        "/v1/golden",
+        "/v1/golden/{golden_id}",
+        "/v1/golden/merge",
+        "/v1/xref/{source}/{entity}/{source_id}",
+        "/v1/feed",
+        "/v1/review/{task_id}/accept",
+    ):
+        assert path in paths, sorted(paths)
+    components = schema["components"]["schemas"]
+    assert {"GoldenRead", "GoldenPage", "BatchCreate", "RecordRead"} <= set(components)
+    override = paths["/v1/golden/{golden_id}/override"]["post"]
+    assert "ACME Werkzeuge GmbH & Co." in str(override["requestBody"])
+    assert "412" in override["responses"]
+    assert any(p["name"] == "If-Match" for p in override["parameters"])
+
+
+def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> None:
+    import uvicorn
+
+    from mdm.api import server
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    # serve() exports the settings for its workers: keep that out of the other tests.
+    monkeypatch.setattr(os, "environ", {**os.environ})
+    monkeypatch.setenv("MDM_DATABASE_URL", "sqlite:///var/unused.db")
+    settings = Settings(database_url="sqlite:///var/other.db", api_port=8123)
+    server.serve(settings, workers=3)
+    app, options = calls[-1]
+    assert app == "mdm.api.server:app_from_environment"
+    assert (options["factory"], options["workers"], options["port"]) == (True, 3, 8123)
+    # Worker processes rebuild the same settings from the environment they inherit.
+    assert Settings().database_url == "sqlite:///var/other.db"
+    assert server.app_from_environment().openapi_config is not None
+    server.serve(settings)
+    assert not isinstance(calls[-1][0], str)

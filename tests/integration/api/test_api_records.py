@@ -1,0 +1,197 @@
+"""Sending source records over HTTP: one, a batch, a delete; errors; trace IDs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_support import ACME_CRM, ACME_ERP, GLOBEX, MAX_BATCH, assert_problem, put
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from mdm.audit.models import AuditEntry
+from mdm.database import UnitOfWork
+from mdm.outbox.models import OutboxEvent
+from mdm.stewardship.models import MatchCandidate
+
+URL = "/v1/sources/{}/records/customer/{}"
+
+# The fixtures "client" and "settings".
+pytest_plugins = ["api_fixtures"]
+
+
+def test_put_creates_then_changes_then_is_idempotent(client: TestClient) -> None:
+    created = client.put(URL.format("erp", "100"), json=ACME_ERP)
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["status"], body["version"], body["in_review"]) == ("new", 1, False)
+    assert body["golden_id"] is not None
+    again = client.put(URL.format("erp", "100"), json={**ACME_ERP, "source_id": "100"})
+    assert again.status_code == 200
+    assert (again.json()["status"], again.json()["version"]) == ("unchanged", 1)
+    changed = put(client, "erp", "100", {**ACME_ERP, "emails": ["info@acme.example"]})
+    assert (changed["status"], changed["version"]) == ("changed", 2)
+    assert changed["golden_id"] == body["golden_id"]
+
+
+def test_put_matches_into_the_same_golden_record(client: TestClient) -> None:
+    erp = put(client, "erp", "100", ACME_ERP)
+    crm = put(client, "crm", "0015A", ACME_CRM)
+    globex = put(client, "erp", "200", GLOBEX)
+    assert crm["golden_id"] == erp["golden_id"]
+    assert globex["golden_id"] != erp["golden_id"]
+
+
+def test_source_ids_may_contain_slashes(client: TestClient) -> None:
+    body = put(client, "erp", "DE/100/A", ACME_ERP)
+    assert body["source_id"] == "DE/100/A"
+    xref = client.get("/v1/xref/erp/customer/DE/100/A")
+    assert xref.status_code == 200
+    assert xref.json()["golden"]["golden_id"] == body["golden_id"]
+
+
+def test_invalid_record_lists_every_failing_field(client: TestClient) -> None:
+    bad = {
+        "legal_name": "Acme",
+        "emails": ["not-an-email"],
+        "addresses": [{"country": "Atlantis"}],
+        "identifiers": [{"scheme": "vat"}],
+    }
+    problem = assert_problem(client.put(URL.format("erp", "1"), json=bad), 422, "invalid_input")
+    fields = {e["field"] for e in problem["errors"]}
+    assert {"emails.0", "addresses.0.country", "identifiers.0.value"} <= fields
+    assert all(e["message"] for e in problem["errors"])
+
+
+def test_body_source_id_must_match_the_url(client: TestClient) -> None:
+    response = client.put(URL.format("erp", "1"), json={**ACME_ERP, "source_id": "2"})
+    problem = assert_problem(response, 422, "invalid_input")
+    assert [e["field"] for e in problem["errors"]] == ["source_id"]
+
+
+def test_unknown_source_or_entity_is_a_problem(client: TestClient) -> None:
+    assert_problem(client.put(URL.format("nope", "1"), json=ACME_ERP), 404, "not_found")
+    response = client.put("/v1/sources/erp/records/vehicle/1", json=ACME_ERP)
+    problem = assert_problem(response, 422, "invalid_input")
+    assert problem["errors"][0]["field"] == "entity"
+
+
+def test_batch_lands_valid_records_and_rejects_the_others_with_reasons(
+    client: TestClient,
+) -> None:
+    put(client, "erp", "100", ACME_ERP)
+    records: list[dict[str, Any]] = [
+        {"source_id": "100", **ACME_ERP},
+        {"source_id": "200", **GLOBEX},
+        {"source_id": "300"},
+        {"legal_name": "No ID Ltd"},
+    ]
+    response = client.post("/v1/sources/erp/records/customer", json={"records": records})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["accepted"], body["unchanged"], body["rejected"]) == (1, 1, 2)
+    results = body["results"]
+    assert [(r["position"], r["source_id"], r["status"]) for r in results] == [
+        (0, "100", "unchanged"),
+        (1, "200", "new"),
+        (2, "300", "rejected"),
+        (3, None, "rejected"),
+    ]
+    assert results[1]["golden_id"] is not None
+    assert "a customer needs a name" in results[2]["errors"][0]["message"]
+    assert results[3]["errors"][0]["field"] == "source_id"
+    assert client.get("/v1/xref/erp/customer/200").status_code == 200
+
+
+def test_batch_larger_than_the_limit_is_refused_whole(client: TestClient) -> None:
+    records = [{"source_id": str(i), **GLOBEX} for i in range(MAX_BATCH + 1)]
+    response = client.post("/v1/sources/erp/records/customer", json={"records": records})
+    assert_problem(response, 413, "batch_too_large")
+    assert_problem(client.get("/v1/xref/erp/customer/0"), 404, "not_found")
+
+
+def test_delete_tombstones_and_retires_the_golden_record(client: TestClient) -> None:
+    created = put(client, "erp", "200", GLOBEX)
+    response = client.delete(URL.format("erp", "200"))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["version"], body["golden_id"]) == ("deleted", 2, None)
+    golden = client.get(f"/v1/golden/{created['golden_id']}").json()
+    assert golden["status"] == "retired"
+    again = client.delete(URL.format("erp", "200"))
+    assert again.json()["status"] == "unchanged"
+    assert_problem(client.delete(URL.format("erp", "never-sent")), 404, "not_found")
+
+
+def test_put_reports_an_open_review_task(client: TestClient, uow: UnitOfWork) -> None:
+    acme = put(client, "erp", "100", ACME_ERP)
+    globex = put(client, "erp", "200", GLOBEX)
+    assert acme["golden_id"] != globex["golden_id"]
+    with uow.begin() as session:
+        session.add(_task(*_record_ids(session)))
+    body = put(client, "erp", "100", ACME_ERP)
+    assert body["status"] == "unchanged"
+    assert body["in_review"] is True
+    assert len(body["review_task_ids"]) == 1
+
+
+def _record_ids(session: Any) -> tuple[int, int]:
+    from mdm.sources.models import SourceRecord
+
+    ids = sorted(session.scalars(select(SourceRecord.id)))
+    return ids[0], ids[1]
+
+
+def _task(left: int, right: int) -> MatchCandidate:
+    return MatchCandidate(
+        entity_type="customer",
+        left_record_id=left,
+        right_record_id=right,
+        match_weight=1.0,
+        probability=0.7,
+        priority=0.6,
+        explanation={"text": "name similar"},
+        status="open",
+        version=1,
+    )
+
+
+def test_trace_id_is_echoed_and_stamped_on_events_and_audit(
+    client: TestClient, uow: UnitOfWork
+) -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = client.put(
+        URL.format("erp", "100"),
+        json=ACME_ERP,
+        headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+    )
+    assert response.headers["x-request-id"] == trace
+    with uow.session() as session:
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.correlation_id == trace))
+        events = list(events)
+        assert {e.event_type for e in events} == {"golden.created", "xref.linked"}
+        assert all(e.cause.startswith("api PUT /v1/sources/") for e in events)
+        audits = session.scalars(select(AuditEntry).where(AuditEntry.correlation_id == trace))
+        assert [a.action for a in audits] == ["create"]
+    echoed = client.put(URL.format("erp", "200"), json=GLOBEX, headers={"X-Request-ID": "order-7"})
+    assert echoed.headers["x-request-id"] == "order-7"
+    feed = client.get("/v1/feed").json()["events"]
+    assert {e["correlation_id"] for e in feed} == {trace, "order-7"}
+    generated = client.get("/health").headers["x-request-id"]
+    assert len(generated) == 32
+    unsafe = client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_a_concurrent_write_of_the_same_key_is_a_conflict(
+    client: TestClient, monkeypatch: Any
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from mdm.api.v1 import service
+
+    def collide(*_: Any, **__: Any) -> Any:
+        raise IntegrityError("INSERT INTO source_record", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(service, "ingest_batch", collide)
+    response = client.put(URL.format("erp", "100"), json=ACME_ERP)
+    assert_problem(response, 409, "conflict")
