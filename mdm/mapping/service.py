@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,17 @@ class CompiledEntityMapping:
         self.entity_type = mapping.entity_type
         self.model = model_for(mapping.entity_type)
         self._id = _compile_rule("id", mapping.id, tables)
-        self._rules = [_compile_rule(t, r, tables) for t, r in mapping.fields.items()]
+        rules = [_compile_rule(t, r, tables) for t, r in mapping.fields.items()]
+        # Rules sharing a condition are grouped, so each condition is tested once per row.
+        groups: dict[tuple[str, frozenset[str]] | None, list[_CompiledRule]] = {}
+        for field_rule, rule in zip(mapping.fields.values(), rules, strict=True):
+            when = field_rule.when
+            key = (when.path, when.values()) if when else None
+            groups.setdefault(key, []).append(replace(rule, when=None))
+        self._groups = [
+            (None if key is None else (_getter(key[0]), key[1]), members)
+            for key, members in groups.items()
+        ]
         marker = mapping.deleted
         self._deleted_get = _getter(marker.path) if marker else None
         self._deleted_values = {v.casefold() for v in marker.values} if marker else set()
@@ -244,14 +254,19 @@ class CompiledEntityMapping:
                 return MappedRecord(source_id, deleted=True)
         record: dict[str, Any] = {"source_id": source_id}
         errors: list[FieldError] = []
-        for rule in self._rules:
-            try:
-                value = rule.read(row)
-            except (TransformError, ValueError, TypeError) as exc:
-                errors.append(FieldError(rule.target, str(exc)))
-                continue
-            if not _blank(value) and value != []:
-                _place(record, rule.target, value)
+        for condition, rules in self._groups:
+            if condition is not None:
+                found = condition[0](row)
+                if found is None or str(found).strip().casefold() not in condition[1]:
+                    continue
+            for rule in rules:
+                try:
+                    value = rule.read(row)
+                except (TransformError, ValueError, TypeError) as exc:
+                    errors.append(FieldError(rule.target, str(exc)))
+                    continue
+                if value is not None and not _blank(value) and value != []:
+                    _place(record, rule.target, value)
         if errors:
             return MappedRecord(source_id, errors=errors)
         try:
