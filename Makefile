@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export MDM_DATABASE_URL ?= sqlite:///var/mdm.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/mdm_check
 
-.PHONY: help install run load serve test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-samples clean
+.PHONY: help install run load serve test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-samples bench-scale bench-hub bench-hierarchy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -74,6 +74,17 @@ bench-quality: install ## Febrl 3 and 4 matched by the library and by Splink
 
 bench-samples: install ## golden-record F1 on the sample sources
 	$(BIN)/python benchmarks/samples_quality.py
+
+bench-scale: install ## 1M generated customers: the library against Splink
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/scale.py
+
+bench-hub: install ## 1M customers loaded end to end into PostgreSQL, against Splink
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/hub_load.py
+
+bench-hierarchy: install ## 1.1M accounts in hierarchies: build time and query latencies
+	$(BIN)/python benchmarks/hierarchy.py
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
