@@ -195,9 +195,10 @@ def _tf_tables(spec: MatchSpec, frames: Sequence[pd.DataFrame]) -> list[TermFreq
     for comp in spec.comparisons:
         if not comp.tf_adjust or comp.column in multi:
             continue
-        values = pd.concat(
-            [f[comp.column] for f in frames if comp.column in f.columns], ignore_index=True
-        ).dropna()
+        present = [f[comp.column] for f in frames if comp.column in f.columns]
+        if not present:  # no record has a value for this field
+            continue
+        values = pd.concat(present, ignore_index=True).dropna()
         if values.empty:
             continue
         counts = values.astype(str).value_counts()
