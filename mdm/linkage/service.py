@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -124,8 +125,19 @@ def _thaw(value: Any) -> Any:
     return tuple(_thaw(v) for v in value) if isinstance(value, list) else value
 
 
-def _features_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame.from_records([{k: _thaw(v) for k, v in r.items()} for r in rows])
+@lru_cache(maxsize=4)
+def _feature_columns(entity_type: str) -> tuple[str, ...]:
+    """Every column the specification's standardisers produce (stored features omit blanks)."""
+    return tuple(str(c) for c in standardise([{"id": "0"}], spec_for(entity_type)).columns)
+
+
+def _features_frame(rows: Sequence[dict[str, Any]], entity_type: str) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records([{k: _thaw(v) for k, v in r.items()} for r in rows])
+    # A field no stored record has is still a column, as standardise() would have made it.
+    for column in _feature_columns(entity_type):
+        if column not in frame.columns:
+            frame[column] = pd.Series([None] * len(frame), dtype=object)
+    return frame
 
 
 def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -154,7 +166,7 @@ def train_model(session: Session, entity_type: str, *, seed: int = 0) -> MatchMo
     )
     if len(rows) < MIN_TRAINING_RECORDS:
         return None
-    frame = _features_frame(rows)
+    frame = _features_frame(rows, entity_type)
     spec = spec_for(entity_type)
     labels = steward_labels(session, entity_type)
     model = train(frame, spec, labels=labels or None, seed=seed)
@@ -436,7 +448,9 @@ def _match_chunk(
     position = {rid: i for i, rid in enumerate(all_ids)}
     pairs = [(a, b) for a, b in pairs if a in position and b in position]
     combined = (
-        pd.concat([frame, _features_frame(other_rows)], ignore_index=True) if other_rows else frame
+        pd.concat([frame, _features_frame(other_rows, entity_type)], ignore_index=True)
+        if other_rows
+        else frame
     )
     combined["id"] = [str(r) for r in all_ids]
     memberships = _memberships(session, others) | {
