@@ -9,7 +9,7 @@ most 990 nodes. The reads are the hub's own service functions (`descendants`, `a
 nodes.
 
     python benchmarks/hierarchy_queries.py [--legal-entities 100000] [--queries 1000] [--url URL]
-    python benchmarks/hierarchy_queries.py --skip-build      # measure again, on the database built before
+    python benchmarks/hierarchy_queries.py --skip-build  # measure again, on the database built
 """
 
 from __future__ import annotations
