@@ -34,7 +34,7 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/mdm_hub_load"
 CUSTOMER_RECORDS_PER_UNIT = 3.68  # write_dataset writes about this many customer records a unit
 
 
-def hub_side(data_dir: Path, out: Path, workers: int) -> dict[str, Any]:
+def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict[str, Any]:
     from sqlalchemy import select
 
     from mdm import migrate
@@ -65,7 +65,9 @@ def hub_side(data_dir: Path, out: Path, workers: int) -> dict[str, Any]:
         ).counts.read
     stages["ingest"] = round(time.perf_counter() - started, 1)
     mark = time.perf_counter()
-    summary = run_matching(uow, "customer", ChangeContext(actor="bench", cause="hub_load"))
+    summary = run_matching(
+        uow, "customer", ChangeContext(actor="bench", cause="hub_load"), hierarchies=hierarchies
+    )
     stages["match_and_golden"] = round(time.perf_counter() - mark, 1)
     seconds = time.perf_counter() - started
     with uow.session() as session:
@@ -130,11 +132,18 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sides", default="hub,splink")
+    parser.add_argument(
+        "--no-hierarchies",
+        action="store_true",
+        help="skip deriving customer hierarchies during the match stage",
+    )
     parser.add_argument("--hub-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hub_worker:
         data_dir, out = (Path(p) for p in args.hub_worker)
-        print("RESULT " + json.dumps(hub_side(data_dir, out, args.workers)))
+        print(
+            "RESULT " + json.dumps(hub_side(data_dir, out, args.workers, not args.no_hierarchies))
+        )
         return
 
     from mdm.synthetic import write_dataset
@@ -162,6 +171,7 @@ def main() -> None:
                     __file__,
                     "--workers",
                     str(args.workers),
+                    *(["--no-hierarchies"] if args.no_hierarchies else []),
                     "--hub-worker",
                     str(out),
                     str(out),

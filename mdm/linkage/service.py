@@ -303,6 +303,7 @@ def match_pending(
     retrain: bool = False,
     max_chunks: int | None = None,
     record_ids: Sequence[int] | None = None,
+    hierarchies: bool = True,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
@@ -334,7 +335,9 @@ def match_pending(
         ).all()
         if not pending:
             break
-        model = _match_chunk(session, entity_type, spec, model, pending, ctx, summary)
+        model = _match_chunk(
+            session, entity_type, spec, model, pending, ctx, summary, hierarchies=hierarchies
+        )
         session.execute(
             update(SourceRecord)
             .where(id_in(SourceRecord.id, [p[0] for p in pending], session))
@@ -350,6 +353,7 @@ def run_matching(
     *,
     chunk_size: int = 50_000,
     retrain: bool = False,
+    hierarchies: bool = True,
 ) -> MatchSummary:
     """Match everything waiting, one transaction per chunk (a batch runner, like file loads).
 
@@ -366,6 +370,7 @@ def run_matching(
                 chunk_size=chunk_size,
                 retrain=retrain and first,
                 max_chunks=1,
+                hierarchies=hierarchies,
             )
         first = False
         if not (part.records or part.deleted):
@@ -393,6 +398,8 @@ def _match_chunk(
     pending: Sequence[Any],
     ctx: ChangeContext,
     summary: MatchSummary,
+    *,
+    hierarchies: bool = True,
 ) -> MatchModel | None:
     deleted = [p[0] for p in pending if p[3] is not None]
     live = [p for p in pending if p[3] is None]
@@ -408,7 +415,7 @@ def _match_chunk(
         touched.update(unlink(session, entity_type, deleted, ctx, reason="deleted").values())
     if not live:
         recompute(session, entity_type, touched, ctx)
-        if entity_type == "customer":
+        if hierarchies and entity_type == "customer":
             sync_hierarchy(session, touched, ctx)
         return model
     live_ids = [p[0] for p in live]
@@ -550,7 +557,7 @@ def _match_chunk(
     )
     for kind, n in counts.items():
         summary.goldens[kind] = summary.goldens.get(kind, 0) + n
-    if entity_type == "customer":
+    if hierarchies and entity_type == "customer":
         sync_hierarchy(session, touched, ctx)
     return model
 
