@@ -154,8 +154,8 @@ class ScoredPairs:
         items = []
         for c, comp in enumerate(spec.comparisons):
             k = int(self.levels[i, c])
-            lv = _clean(column_values(self.left_frame, comp.column)[li])
-            rv = _clean(column_values(right_frame, comp.column)[ri])
+            lv = _clean(_cell(self.left_frame, comp.column, li))
+            rv = _clean(_cell(right_frame, comp.column, ri))
             sim, scorer = _level_similarity(model, c, k, lv, rv)
             items.append(
                 ComparisonExplanation(
@@ -179,8 +179,8 @@ class ScoredPairs:
             "match" if p >= th.match else "review" if p >= th.review else "no_match"
         )
         return Explanation(
-            left_id=str(self.left_ids[i]),
-            right_id=str(self.right_ids[i]),
+            left_id=str(_cell(self.left_frame, "id", li)),
+            right_id=str(_cell(right_frame, "id", ri)),
             prior_weight=model.prior_weight,
             comparisons=tuple(items),
             rules_fired=fired,
@@ -190,6 +190,16 @@ class ScoredPairs:
             probability=p,
             decision=decision,
         )
+
+
+def _cell(frame: Frame, column: str, row: int) -> Any:
+    # One value, without converting the whole column: explanations are built one pair at a
+    # time, and a frame can hold a million records.
+    if column not in frame.columns:
+        return None
+    if isinstance(frame, pd.DataFrame):
+        return frame[column].iat[row]  # noqa: PD009 - one cell, fast
+    return column_values(frame, column)[row]
 
 
 def _clean(value: Any) -> Any:
