@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -348,16 +348,9 @@ def golden_show(ctx: typer.Context, golden_id: int) -> None:
             {
                 **snapshot(golden),
                 "provenance": golden.provenance,
-                "xref": [
-                    x.__dict__ if hasattr(x, "__dict__") else _slots(x)
-                    for x in xrefs_of(session, golden.id)
-                ],
+                "xref": [asdict(x) for x in xrefs_of(session, golden.id)],
             }
         )
-
-
-def _slots(obj: object) -> dict[str, object]:
-    return {name: getattr(obj, name) for name in getattr(obj, "__slots__", ())}
 
 
 @app.command("xref")

@@ -45,3 +45,27 @@ class InvalidInputError(MdmError):
     def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
+
+
+class PreconditionRequiredError(InvalidInputError):
+    """A change that needs ``If-Match`` came without it (HTTP 428)."""
+
+    code = "precondition_required"
+
+
+class VersionMismatchError(ConflictError):
+    """``If-Match`` names a version other than the current one (HTTP 412)."""
+
+    code = "precondition_failed"
+
+
+class BatchTooLargeError(InvalidInputError):
+    """A batch holds more records than the hub accepts in one request (HTTP 413)."""
+
+    code = "batch_too_large"
+
+
+class NotReadyError(MdmError):
+    """The hub cannot serve yet: database unreachable or not migrated (HTTP 503)."""
+
+    code = "not_ready"

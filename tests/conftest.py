@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from mdm import migrate
 from mdm.database import UnitOfWork, create_engine
-from mdm.devtools import drop_database
+from mdm.devtools import drop_database, recreate_database
 
 # A database of this run's own, so two test runs on one server never drop each other's data.
 POSTGRES_URL = os.environ.get(
@@ -28,22 +27,15 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def _fresh_postgres(url: str) -> str:
-    target = make_url(url)
-    admin = create_engine(
-        target.set(database="postgres").render_as_string(hide_password=False)
-    ).execution_options(isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+        recreate_database(url)
     except Exception as exc:  # the message must say what to do, not just fail
+        shown = make_url(url).render_as_string(hide_password=True)
         pytest.fail(
-            f"PostgreSQL is unreachable at {target.render_as_string(hide_password=True)}: {exc}. "
+            f"PostgreSQL is unreachable at {shown}: {exc}. "
             "Start it (see README) or set MDM_TEST_POSTGRES_URL.",
             pytrace=False,
         )
-    finally:
-        admin.dispose()
     return url
 
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from litestar import Request
 from litestar.params import HeaderParameter
 
-from mdm.api.problems import PreconditionRequiredError
 from mdm.api.tracing import trace_id_of
+from mdm.errors import PreconditionRequiredError
 from mdm.outbox.service import ChangeContext
 
 API_ACTOR = "api"

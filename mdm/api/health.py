@@ -15,9 +15,9 @@ from litestar.di import NamedDependency
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from mdm.api.problems import NotReadyError
 from mdm.api.v1.schemas import HealthRead
 from mdm.database import UnitOfWork
+from mdm.errors import NotReadyError
 from mdm.migrate import alembic_config
 
 

@@ -24,42 +24,22 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from mdm.api.tracing import TRACE_HEADER, trace_id_of
 from mdm.errors import (
+    BatchTooLargeError,
     ConfigurationError,
     ConflictError,
     InvalidInputError,
     MappingError,
     MdmError,
     NotFoundError,
+    NotReadyError,
+    PreconditionRequiredError,
+    VersionMismatchError,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:mdm-hub:problem:"
 
 logger = logging.getLogger(__name__)
-
-
-class PreconditionRequiredError(InvalidInputError):
-    """A change that needs ``If-Match`` came without it (HTTP 428)."""
-
-    code = "precondition_required"
-
-
-class VersionMismatchError(ConflictError):
-    """``If-Match`` names a version other than the current one (HTTP 412)."""
-
-    code = "precondition_failed"
-
-
-class BatchTooLargeError(InvalidInputError):
-    """A batch holds more records than the hub accepts in one request (HTTP 413)."""
-
-    code = "batch_too_large"
-
-
-class NotReadyError(MdmError):
-    """The hub cannot serve yet: database unreachable or not migrated (HTTP 503)."""
-
-    code = "not_ready"
 
 
 # Looked up along the error's class hierarchy, most specific first.

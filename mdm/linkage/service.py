@@ -43,7 +43,15 @@ from matching import (
     train,
 )
 from mdm.canonical.flatten import flatten
-from mdm.database import UnitOfWork, bulk_insert, id_in, table_of, text_in, utcnow
+from mdm.database import (
+    UnitOfWork,
+    bulk_insert,
+    id_in,
+    insert_returning_ids,
+    table_of,
+    text_in,
+    utcnow,
+)
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.golden.service import Link, create_goldens, link, merge, recompute, unlink
 from mdm.hierarchies.service import sync_hierarchy
@@ -51,6 +59,7 @@ from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
 from mdm.outbox.service import ChangeContext, Event, emit
 from mdm.sources.models import SourceRecord, SourceSystem
 from mdm.stewardship.models import CannotLink, MatchCandidate
+from mdm.stewardship.service import export_labels
 
 MIN_TRAINING_RECORDS = 20
 CANDIDATE_KEYS_PER_QUERY = 20_000
@@ -168,23 +177,10 @@ def train_model(session: Session, entity_type: str, *, seed: int = 0) -> MatchMo
         return None
     frame = _features_frame(rows, entity_type)
     spec = spec_for(entity_type)
-    labels = steward_labels(session, entity_type)
+    labels = [(lb.left, lb.right, lb.same) for lb in export_labels(session, entity_type)]
     model = train(frame, spec, labels=labels or None, seed=seed)
     save_model(session, entity_type, model, len(rows))
     return model
-
-
-def steward_labels(session: Session, entity_type: str) -> list[tuple[str, str, bool]]:
-    """Steward decisions as labels ``(record id, record id, same?)`` for re-training."""
-    decided = session.execute(
-        select(
-            MatchCandidate.left_record_id, MatchCandidate.right_record_id, MatchCandidate.status
-        ).where(
-            MatchCandidate.entity_type == entity_type,
-            MatchCandidate.status.in_(["accepted", "rejected"]),
-        )
-    )
-    return [(str(a), str(b), status == "accepted") for a, b, status in decided]
 
 
 def _store_features(
@@ -672,8 +668,6 @@ def _open_reviews(
         )
     if not rows:
         return 0
-    from mdm.database import insert_returning_ids
-
     task_ids = insert_returning_ids(session, table_of(MatchCandidate), rows)
     emit(
         session,

@@ -27,7 +27,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mdm.api.problems import BatchTooLargeError, PreconditionRequiredError, VersionMismatchError
 from mdm.api.v1.schemas import (
     BatchItemRead,
     BatchRead,
@@ -48,7 +47,14 @@ from mdm.api.v1.schemas import (
 )
 from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork, id_in
-from mdm.errors import ConflictError, InvalidInputError, NotFoundError
+from mdm.errors import (
+    BatchTooLargeError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PreconditionRequiredError,
+    VersionMismatchError,
+)
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.golden.service import golden_of_source, resolve, xrefs_of
 from mdm.ingest.service import Candidate, RecordOutcome, Rejection, ingest_batch
