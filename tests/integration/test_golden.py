@@ -328,3 +328,15 @@ def test_events_carry_cause_and_correlation(session: Session) -> None:
         (seqs[1], "test", "trace-1"),
     ]
     assert read_feed(session, after=seqs[0], event_types=["golden.created"]) == []
+
+
+def test_changed_record_that_stays_only_updates_its_golden_record(
+    session: Session, hub: Ingest
+) -> None:
+    hub("erp", {"100": ACME_ERP})
+    hub("crm", {"0015A": ACME_CRM})
+    after = max(e.seq for e in events(session))
+    hub("crm", {"0015A": {**ACME_CRM, "phones": ["+49 221 555000"]}})
+    news = events(session, after)
+    assert [e.event_type for e in news] == ["golden.updated"]
+    assert news[0].payload["changed"] == ["phones"]
