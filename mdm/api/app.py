@@ -16,6 +16,8 @@ from litestar.openapi.spec import Contact, License
 from mdm.api.health import HealthController, migration_heads
 from mdm.api.problems import problem_response
 from mdm.api.tracing import trace_id_middleware
+from mdm.api.v1.hierarchy_views import HIERARCHY_CONTROLLERS
+from mdm.api.v1.match_views import MATCH_CONTROLLERS
 from mdm.api.v1.views import CONTROLLERS
 from mdm.database import UnitOfWork, create_engine
 from mdm.settings import Settings
@@ -43,7 +45,12 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
             engine.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, *CONTROLLERS],
+        route_handlers=[
+            HealthController,
+            *CONTROLLERS,
+            *MATCH_CONTROLLERS,
+            *HIERARCHY_CONTROLLERS,
+        ],
         dependencies={
             "uow": Provide(lambda: unit_of_work, use_cache=True, sync_to_thread=False),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
