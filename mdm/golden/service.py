@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -226,17 +227,18 @@ def unlink(
 
 
 def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
+    """Survivorship's output (dataclasses, datetimes, tuples) as plain JSON values.
+
+    One orjson round trip: it encodes dataclasses and datetimes natively, many times faster
+    than ``dataclasses.asdict`` with its deep copies, which dominated recomputation.
+    """
+    return orjson.loads(orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS))
+
+
+def _json_default(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+    raise TypeError(f"cannot store {type(value).__name__} in a golden record")
 
 
 def recompute(
