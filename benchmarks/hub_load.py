@@ -66,7 +66,11 @@ def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict
     stages["ingest"] = round(time.perf_counter() - started, 1)
     mark = time.perf_counter()
     summary = run_matching(
-        uow, "customer", ChangeContext(actor="bench", cause="hub_load"), hierarchies=hierarchies
+        uow,
+        "customer",
+        ChangeContext(actor="bench", cause="hub_load"),
+        hierarchies=hierarchies,
+        workers=workers,
     )
     stages["match_and_golden"] = round(time.perf_counter() - mark, 1)
     seconds = time.perf_counter() - started

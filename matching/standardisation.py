@@ -7,17 +7,21 @@ and libraries such as phonenumbers and pycountry are slow per call.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from matching.comparisons import factorize
 from matching.spec import MatchSpec, Standardiser
@@ -943,12 +947,14 @@ def standardise_record(record: Mapping[str, Any], spec: MatchSpec) -> dict[str, 
 
 
 def standardise(
-    records: Iterable[Mapping[str, Any]] | pd.DataFrame, spec: MatchSpec
+    records: Iterable[Mapping[str, Any]] | pd.DataFrame, spec: MatchSpec, *, workers: int = 1
 ) -> pd.DataFrame:
     """Standardise many records into a frame with one row per record (positional index).
 
     Each distinct raw value is standardised once (the scalar standardisers are cached), which
-    is what keeps a million records affordable.
+    is what keeps a million records affordable. With ``workers`` > 1 and a large batch, slices
+    of the records are standardised in forked worker processes at the same time (the work is
+    pure Python, so threads would not run in parallel); the result is the same.
 
     >>> from matching.spec import default_product_spec
     >>> frame = standardise(
@@ -960,11 +966,55 @@ def standardise(
     """
     raw = records if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
     raw = raw.reset_index(drop=True)
+    if workers > 1 and len(raw) >= PARALLEL_FROM and _FORK is not None:
+        return _standardise_in_parallel(raw, spec, workers)
+    return _standardise_frame(raw, spec)
+
+
+# Below this many records, starting worker processes costs more than it saves.
+PARALLEL_FROM = 20_000
+# Workers are forked so that they inherit the records instead of receiving a pickled copy.
+_FORK = (
+    multiprocessing.get_context("fork")
+    if "fork" in multiprocessing.get_all_start_methods()
+    else None
+)
+_SHARED: dict[str, Any] = {}
+
+
+def _standardise_slice(start: int, stop: int) -> pd.DataFrame:
+    return _standardise_frame(_SHARED["raw"].iloc[start:stop], _SHARED["spec"], first=start)
+
+
+def _standardise_in_parallel(raw: pd.DataFrame, spec: MatchSpec, workers: int) -> pd.DataFrame:
+    bounds = np.linspace(0, len(raw), workers + 1).astype(int).tolist()
+    _SHARED.update(raw=raw, spec=spec)
+    try:
+        with ProcessPoolExecutor(workers - 1, mp_context=_FORK) as pool:
+            futures = [pool.submit(_standardise_slice, lo, hi) for lo, hi in pairwise(bounds[1:])]
+            # The parent standardises the first slice while the workers do the rest.
+            parts = [_standardise_slice(bounds[0], bounds[1])]
+            parts.extend(f.result() for f in futures)
+    finally:
+        _SHARED.clear()
+    columns: dict[str, Any] = {}
+    for name in parts[0].columns:
+        pieces = [part[name] for part in parts]
+        if isinstance(pieces[0].dtype, pd.CategoricalDtype):
+            columns[name] = union_categoricals([p.array for p in pieces], sort_categories=True)
+        else:
+            columns[name] = np.concatenate([p.to_numpy() for p in pieces])
+    return pd.DataFrame(columns)
+
+
+def _standardise_frame(raw: pd.DataFrame, spec: MatchSpec, first: int = 0) -> pd.DataFrame:
+    """Standardise a frame of records; records without an ``id`` are named by position."""
+    raw = raw.reset_index(drop=True)
     n = len(raw)
     columns: dict[str, Any] = {
         "id": raw["id"].astype(str).to_numpy(dtype=object)
         if "id" in raw
-        else np.asarray([str(i) for i in range(n)], dtype=object)
+        else np.asarray([str(i) for i in range(first, first + n)], dtype=object)
     }
     for std in spec.standardisers:
         if std.kind in _MULTI_KINDS:

@@ -300,12 +300,14 @@ def match_pending(
     max_chunks: int | None = None,
     record_ids: Sequence[int] | None = None,
     hierarchies: bool = True,
+    workers: int = 1,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
     Waiting records are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
     match workers can run side by side, each on its own chunk. ``record_ids`` limits the run to
     those records (an API request matches what it stored, not a file load's backlog).
+    ``workers`` processes standardise a large chunk's records side by side.
     """
     if record_ids is not None and not record_ids:
         return MatchSummary(entity_type)
@@ -332,7 +334,15 @@ def match_pending(
         if not pending:
             break
         model = _match_chunk(
-            session, entity_type, spec, model, pending, ctx, summary, hierarchies=hierarchies
+            session,
+            entity_type,
+            spec,
+            model,
+            pending,
+            ctx,
+            summary,
+            hierarchies=hierarchies,
+            workers=workers,
         )
         session.execute(
             update(SourceRecord)
@@ -350,6 +360,7 @@ def run_matching(
     chunk_size: int = 50_000,
     retrain: bool = False,
     hierarchies: bool = True,
+    workers: int = 1,
 ) -> MatchSummary:
     """Match everything waiting, one transaction per chunk (a batch runner, like file loads).
 
@@ -367,6 +378,7 @@ def run_matching(
                 retrain=retrain and first,
                 max_chunks=1,
                 hierarchies=hierarchies,
+                workers=workers,
             )
         first = False
         if not (part.records or part.deleted):
@@ -396,6 +408,7 @@ def _match_chunk(
     summary: MatchSummary,
     *,
     hierarchies: bool = True,
+    workers: int = 1,
 ) -> MatchModel | None:
     deleted = [p[0] for p in pending if p[3] is not None]
     live = [p for p in pending if p[3] is None]
@@ -416,7 +429,9 @@ def _match_chunk(
         return model
     live_ids = [p[0] for p in live]
     summary.records += len(live)
-    frame = standardise([flatten(entity_type, str(p[0]), p[1], p[2] or {}) for p in live], spec)
+    frame = standardise(
+        [flatten(entity_type, str(p[0]), p[1], p[2] or {}) for p in live], spec, workers=workers
+    )
     _store_features(session, entity_type, live_ids, frame, spec)
     if model is None:
         model = train_model(session, entity_type)

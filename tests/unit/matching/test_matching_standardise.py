@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -186,3 +187,26 @@ def test_batch_standardisation_of_many_tax_id_dicts() -> None:
     ]
     frame = standardise(records, default_customer_spec())
     assert set(frame["tax_ids"]) == {("DE:vat=DE136695976",)}
+
+
+def test_parallel_standardisation_equals_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Slices see different values (a name only in the last slice, a tax ID in the first), so
+    # each slice's categories differ and have to be united.
+    names = ["Acme Inc.", "ACME INCORPORATED", "Globex GmbH", "Initech Ltd", "Umbrella S.A."]
+    vat = [{"scheme": "vat", "value": "DE136695976", "country": None}]
+    records = [
+        {
+            "legal_name": names[i % len(names)] if i < 9 else "Soylent Corp",
+            "country": ["DE", "US", "GB"][i % 3],
+            "city": ["Berlin", "Springfield", "London"][i % 3],
+            "phones": [f"030 123 45{i:02d}"] if i % 2 else [],
+            "tax_ids": vat if i < 3 else [],
+        }
+        for i in range(12)
+    ]
+    spec = default_customer_spec()
+    serial = standardise(records, spec)
+    monkeypatch.setattr(s, "PARALLEL_FROM", 4)
+    parallel = standardise(records, spec, workers=3)
+    pd.testing.assert_frame_equal(parallel, serial)
+    assert parallel["id"].tolist() == [str(i) for i in range(12)]
