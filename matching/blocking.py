@@ -168,8 +168,9 @@ def _rule_rows(
         exploded = values.explode() if part.column in multi else values
         exploded = exploded[exploded.notna()]
         codes, uniques = pd.factorize(exploded)
+        transform = part.transform
         key_map = [
-            key_values(_values_of(u)[0], part.transform) if _values_of(u) else () for u in uniques
+            key_values(found[0], transform) if (found := _values_of(u)) else () for u in uniques
         ]
         # Key strings of this part, each distinct value mapped to its key-string codes.
         key_codes, key_uniques = pd.factorize(

@@ -201,7 +201,14 @@ def _tf_tables(spec: MatchSpec, frames: Sequence[pd.DataFrame]) -> list[TermFreq
         values = pd.concat(present, ignore_index=True).dropna()
         if values.empty:
             continue
-        counts = values.astype(str).value_counts()
+        # A categorical column counts by its codes; converting a million values to str first
+        # costs more than the count.
+        counts = (
+            values.value_counts()
+            if isinstance(values.dtype, pd.CategoricalDtype)
+            else values.astype(str).value_counts()
+        )
+        counts.index = counts.index.astype(str)
         total = float(counts.sum())
         kept = counts[counts > 1].head(spec.tf_table_size)
         out.append(
