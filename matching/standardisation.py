@@ -7,11 +7,9 @@ and libraries such as phonenumbers and pycountry are slow per call.
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -24,6 +22,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from matching.comparisons import factorize
+from matching.parallel import can_fork, fork_map, shared
 from matching.spec import MatchSpec, Standardiser
 
 _CACHE = 1 << 20
@@ -503,7 +502,16 @@ def phone(value: str | None, country_code: str | None = None) -> str | None:
         return None
     if not phonenumbers.is_possible_number(parsed):
         return None
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    e164 = str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    # Junk such as "000000" parses to a form that parses to yet another form: a number that
+    # does not survive its own round trip is no number (and idempotence holds).
+    try:
+        again = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.format_number(again, phonenumbers.PhoneNumberFormat.E164) != e164:
+        return None
+    return e164
 
 
 @cache
@@ -966,37 +974,28 @@ def standardise(
     """
     raw = records if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
     raw = raw.reset_index(drop=True)
-    if workers > 1 and len(raw) >= PARALLEL_FROM and _FORK is not None:
+    if workers > 1 and len(raw) >= PARALLEL_FROM and can_fork():
         return _standardise_in_parallel(raw, spec, workers)
     return _standardise_frame(raw, spec)
 
 
 # Below this many records, starting worker processes costs more than it saves.
 PARALLEL_FROM = 20_000
-# Workers are forked so that they inherit the records instead of receiving a pickled copy.
-_FORK = (
-    multiprocessing.get_context("fork")
-    if "fork" in multiprocessing.get_all_start_methods()
-    else None
-)
-_SHARED: dict[str, Any] = {}
 
 
-def _standardise_slice(start: int, stop: int) -> pd.DataFrame:
-    return _standardise_frame(_SHARED["raw"].iloc[start:stop], _SHARED["spec"], first=start)
+def _standardise_slice(bounds: tuple[int, int]) -> pd.DataFrame:
+    start, stop = bounds
+    return _standardise_frame(shared("raw").iloc[start:stop], shared("spec"), first=start)
 
 
 def _standardise_in_parallel(raw: pd.DataFrame, spec: MatchSpec, workers: int) -> pd.DataFrame:
     bounds = np.linspace(0, len(raw), workers + 1).astype(int).tolist()
-    _SHARED.update(raw=raw, spec=spec)
-    try:
-        with ProcessPoolExecutor(workers - 1, mp_context=_FORK) as pool:
-            futures = [pool.submit(_standardise_slice, lo, hi) for lo, hi in pairwise(bounds[1:])]
-            # The parent standardises the first slice while the workers do the rest.
-            parts = [_standardise_slice(bounds[0], bounds[1])]
-            parts.extend(f.result() for f in futures)
-    finally:
-        _SHARED.clear()
+    parts = fork_map(
+        _standardise_slice,
+        list(pairwise(bounds)),
+        workers=workers,
+        shared={"raw": raw, "spec": spec},
+    )
     columns: dict[str, Any] = {}
     for name in parts[0].columns:
         pieces = [part[name] for part in parts]

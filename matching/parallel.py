@@ -1,0 +1,79 @@
+"""Pure-Python stages on several cores: forked worker processes that inherit their input.
+
+Standardising and computing blocking keys are Python loops over distinct values, so threads
+would take turns on the interpreter lock. Forked workers inherit the (large) input frame
+from the parent's memory instead of receiving a pickled copy, and send back only their
+(compact) results. Where the platform cannot fork, everything runs in the calling process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_FORK = (
+    multiprocessing.get_context("fork")
+    if "fork" in multiprocessing.get_all_start_methods()
+    else None
+)
+# What the workers read: set before they are forked, cleared after.
+_SHARED: dict[str, Any] = {}
+
+
+def can_fork() -> bool:
+    """Whether work can be spread over forked processes on this platform."""
+    return _FORK is not None
+
+
+def shared(name: str) -> Any:
+    """A value handed to :func:`fork_map`'s ``shared``, read inside a task.
+
+    >>> fork_map(lambda i: shared("base") + i, [1, 2], workers=1, shared={"base": 10})
+    [11, 12]
+    """
+    return _SHARED[name]
+
+
+def _run_shared(indexes: Sequence[int]) -> list[Any]:
+    # Inside a forked worker: the function and the items were inherited, only indexes came.
+    fn, items = _SHARED["__fn__"], _SHARED["__items__"]
+    return [fn(items[i]) for i in indexes]
+
+
+def fork_map(
+    fn: Callable[[T], R], items: Sequence[T], *, workers: int, shared: Mapping[str, Any]
+) -> list[R]:
+    """``[fn(item) for item in items]``, spread over ``workers`` processes; order is kept.
+
+    Items are dealt round-robin into one group per worker. The calling process runs the first
+    group itself while forked workers run the others, so ``workers=2`` forks one process.
+    ``fn`` and the items are inherited by the workers, not pickled (a lambda will do); ``fn``
+    reads large inputs through :func:`shared`; only the results travel back.
+
+    >>> fork_map(lambda i: shared("base") * i, [1, 2, 3], workers=2, shared={"base": 10})
+    [10, 20, 30]
+    """
+    workers = max(1, min(workers, len(items)))
+    _SHARED.clear()
+    _SHARED.update(shared)
+    _SHARED.update(__fn__=fn, __items__=items)
+    try:
+        if workers == 1 or _FORK is None:
+            return [fn(item) for item in items]
+        groups = [list(range(w, len(items), workers)) for w in range(workers)]
+        results: list[Any] = [None] * len(items)
+        with ProcessPoolExecutor(workers - 1, mp_context=_FORK) as pool:
+            futures = [pool.submit(_run_shared, group) for group in groups[1:]]
+            done = [(groups[0], _run_shared(groups[0]))]
+            done.extend((group, f.result()) for group, f in zip(groups[1:], futures, strict=True))
+        for group, found in done:
+            for i, result in zip(group, found, strict=True):
+                results[i] = result
+        return results
+    finally:
+        _SHARED.clear()
