@@ -124,10 +124,11 @@ def run_ours(records: Path, out: Path) -> dict[str, Any]:
         last = now
 
     spec = m.default_customer_spec()
-    # Both cores, as Splink's DuckDB uses them.
-    std = m.standardise(frame.drop(columns=["entity_id"]), spec, workers=os.cpu_count() or 1)
+    # Every core, as Splink's DuckDB uses them.
+    cores = os.cpu_count() or 1
+    std = m.standardise(frame.drop(columns=["entity_id"]), spec, workers=cores)
     lap("standardise")
-    blocking = m.candidate_pairs(std, spec)
+    blocking = m.candidate_pairs(std, spec, workers=cores)
     lap("block")
     model = m.train(std, spec, blocking=blocking)
     lap("train")

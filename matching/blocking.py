@@ -22,6 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from matching.comparisons import multi_columns
+from matching.parallel import fork_map, shared
 from matching.spec import BlockingRule, KeyTransform, MatchSpec
 
 IntArray = npt.NDArray[np.int64]
@@ -210,12 +211,61 @@ def _rule_rows(
     )
 
 
+# Below this many records, forking workers for the rules costs more than it saves.
+PARALLEL_FROM = 20_000
+
+
+def _rule_pairs(r: int) -> tuple[IntArray, list[CappedKey]]:
+    """Pair codes (``left * n_right + right``) of one blocking rule, and its capped keys."""
+    frame: pd.DataFrame = shared("frame")
+    rule: BlockingRule = shared("rules")[r]
+    n_left: int | None = shared("n_left")
+    link = n_left is not None
+    n_right = len(frame) - n_left if n_left is not None else len(frame)
+    rows, keys, part_strings, parts_of_key = _rule_rows(frame, rule, shared("multi"))
+    sizes = (
+        np.bincount(keys, minlength=len(parts_of_key)) if len(keys) else np.zeros(0, dtype=np.int64)
+    )
+    too_big = np.flatnonzero(sizes > rule.max_block_size)
+    capped = [
+        CappedKey(
+            rule.name,
+            "|".join(part_strings[p][int(c)] for p, c in enumerate(parts_of_key[k])),
+            int(sizes[k]),
+        )
+        for k in too_big
+    ]
+    keep = sizes[keys] <= rule.max_block_size if len(keys) else np.zeros(0, dtype=bool)
+    keep &= sizes[keys] > 1 if len(keys) else keep
+    long = pd.DataFrame({"row": rows[keep], "key": keys[keep]})
+    if link:
+        assert n_left is not None
+        lpart = long[long["row"] < n_left]
+        rpart = long[long["row"] >= n_left]
+        joined = lpart.merge(rpart, on="key", suffixes=("_l", "_r"))
+        li = joined["row_l"].to_numpy(dtype=np.int64)
+        ri = joined["row_r"].to_numpy(dtype=np.int64) - n_left
+        code = li * n_right + ri
+    else:
+        joined = long.merge(long, on="key", suffixes=("_l", "_r"))
+        li = joined["row_l"].to_numpy(dtype=np.int64)
+        ri = joined["row_r"].to_numpy(dtype=np.int64)
+        lower = li < ri
+        code = li[lower] * n_right + ri[lower]
+    return np.unique(code), capped
+
+
 def candidate_pairs(
-    std_frame: pd.DataFrame, spec: MatchSpec, *, other: pd.DataFrame | None = None
+    std_frame: pd.DataFrame,
+    spec: MatchSpec,
+    *,
+    other: pd.DataFrame | None = None,
+    workers: int = 1,
 ) -> BlockingResult:
     """Generate candidate pairs: within one frame (dedupe) or between two frames (link).
 
-    Pairs are row positions; a dedupe pair always has ``left < right``.
+    Pairs are row positions; a dedupe pair always has ``left < right``. With ``workers`` > 1
+    and many records, the blocking rules are computed in forked worker processes.
 
     >>> from matching.spec import person_spec
     >>> frame = pd.DataFrame({"id": list("abcd"), "given_name": ["ann", "ann", "bob", None],
@@ -236,39 +286,16 @@ def candidate_pairs(
     frame = std_frame.reset_index(drop=True)
     if other is not None:
         frame = pd.concat([frame, other.reset_index(drop=True)], ignore_index=True)
-    for r, rule in enumerate(spec.blocking_rules):
-        rows, keys, part_strings, parts_of_key = _rule_rows(frame, rule, multi)
-        sizes = (
-            np.bincount(keys, minlength=len(parts_of_key))
-            if len(keys)
-            else np.zeros(0, dtype=np.int64)
-        )
-        too_big = np.flatnonzero(sizes > rule.max_block_size)
-        capped.extend(
-            CappedKey(
-                rule.name,
-                "|".join(part_strings[p][int(c)] for p, c in enumerate(parts_of_key[k])),
-                int(sizes[k]),
-            )
-            for k in too_big
-        )
-        keep = sizes[keys] <= rule.max_block_size if len(keys) else np.zeros(0, dtype=bool)
-        keep &= sizes[keys] > 1 if len(keys) else keep
-        long = pd.DataFrame({"row": rows[keep], "key": keys[keep]})
-        if link:
-            lpart = long[long["row"] < n_left]
-            rpart = long[long["row"] >= n_left]
-            joined = lpart.merge(rpart, on="key", suffixes=("_l", "_r"))
-            li = joined["row_l"].to_numpy(dtype=np.int64)
-            ri = joined["row_r"].to_numpy(dtype=np.int64) - n_left
-            code = li * n_right + ri
-        else:
-            joined = long.merge(long, on="key", suffixes=("_l", "_r"))
-            li = joined["row_l"].to_numpy(dtype=np.int64)
-            ri = joined["row_r"].to_numpy(dtype=np.int64)
-            lower = li < ri
-            code = li[lower] * n_right + ri[lower]
-        code = np.unique(code)
+    rules = list(spec.blocking_rules)
+    # Each rule's keys are a Python loop over distinct values: rules run side by side.
+    found = fork_map(
+        _rule_pairs,
+        list(range(len(rules))),
+        workers=workers if len(frame) >= PARALLEL_FROM else 1,
+        shared={"frame": frame, "rules": rules, "multi": multi, "n_left": n_left if link else None},
+    )
+    for r, (rule, (code, rule_capped)) in enumerate(zip(rules, found, strict=True)):
+        capped.extend(rule_capped)
         per_rule[rule.name] = len(code)
         codes_all.append(code)
         bits_all.append(np.full(len(code), np.int64(1) << np.int64(r), dtype=np.int64))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import matching as m
+from matching import blocking
 from matching.spec import BlockingRule, KeyPart, MatchSpec, Standardiser, person_spec
 
 PEOPLE = [
@@ -75,6 +77,17 @@ def test_oversized_key_is_capped_and_reported() -> None:
     assert [(c.rule, c.key, c.size) for c in result.capped] == [("dob", "19800101", 3)]
     # Without the dob block: ab (name), ac (postcode), de.
     assert pair_ids(result, std) == [("a", "b"), ("a", "c"), ("d", "e")]
+
+
+def test_rules_in_worker_processes_give_the_same_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    std = frame()
+    monkeypatch.setattr(blocking, "PARALLEL_FROM", 1)
+    result = m.candidate_pairs(std, people_spec(max_block_size=2), workers=2)
+    assert pair_ids(result, std) == [("a", "b"), ("a", "c"), ("d", "e")]
+    assert result.pairs_per_rule == {"dob": 0, "name": 2, "postcode": 2}
+    assert [(c.rule, c.key, c.size) for c in result.capped] == [("dob", "19800101", 3)]
+    masks = dict(zip(pair_ids(result, std), result.rule_mask.tolist(), strict=True))
+    assert masks == {("a", "b"): 0b010, ("a", "c"): 0b100, ("d", "e"): 0b110}
 
 
 def test_link_mode_only_pairs_across_frames() -> None:
