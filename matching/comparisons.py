@@ -13,6 +13,7 @@ become small code matrices (one row per record, at most :data:`MAX_VALUES` value
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -635,6 +636,9 @@ def compare(
                 if level.kind == "distance"
                 else (scores >= level.threshold - 1e-9)
             )
+            if level.same_digits:
+                work = pair_scores.work
+                ok &= same_digits(codes.uniques, a[work], b[work])
             hit[pair_scores.work[ok]] = True
             hit &= todo
         elif level.kind == "numeric":
@@ -694,8 +698,31 @@ def _multi_fuzzy(
                 continue
             sa = [str(v) for v in mc.uniques[a_mat[ok, i]]]
             sb = [str(v) for v in mc.uniques[b_mat[ok, j]]]
-            best[ok] = np.maximum(best[ok], similarity(level.scorer, sa, sb))
+            found = similarity(level.scorer, sa, sb)
+            if level.same_digits:
+                found[~same_digits(mc.uniques, a_mat[ok, i], b_mat[ok, j])] = 0.0
+            best[ok] = np.maximum(best[ok], found)
     return best >= level.threshold - 1e-9
+
+
+_NOT_DIGIT = re.compile(r"\D+")
+
+
+def same_digits(
+    uniques: npt.NDArray[np.object_], a: IntArray, b: IntArray
+) -> npt.NDArray[np.bool_]:
+    """Whether ``uniques[a]`` and ``uniques[b]`` hold the same digits in the same order.
+
+    Each distinct value's digits are found once; the pairs compare integer codes.
+
+    >>> u = np.array(["CW101513", "CW101519", "DSCW120", "DSCW120B"], dtype=object)
+    >>> same_digits(u, np.array([0, 2]), np.array([1, 3])).tolist()
+    [False, True]
+    """
+    digit_codes, _ = pd.factorize(
+        np.asarray([_NOT_DIGIT.sub("", str(v)) for v in uniques.tolist()] + [""], dtype=object)[:-1]
+    )
+    return np.asarray(digit_codes[a] == digit_codes[b], dtype=np.bool_)
 
 
 def multi_columns(spec: MatchSpec) -> frozenset[str]:

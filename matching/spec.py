@@ -150,6 +150,10 @@ class Level(_Frozen):
     ``column`` lets one ``overlap`` level of a multi-valued comparison read a companion
     column (e-mails: same address, else same company domain), so correlated evidence is
     counted once, in one comparison.
+
+    ``same_digits`` restricts a ``fuzzy`` level to values with the same digits in the same
+    order: a code's digits carry its identity (``CW1015-13`` and ``CW1015-19`` are two
+    sizes), while its letters vary in how sources write it (``DSCW120`` / ``DSCW120B``).
     """
 
     label: str
@@ -159,6 +163,7 @@ class Level(_Frozen):
     transposed: bool = False
     other_column: str | None = None
     column: str | None = None
+    same_digits: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Level:
@@ -171,6 +176,8 @@ class Level(_Frozen):
             raise ValueError(f"date level {self.label!r} needs a threshold or transposed")
         if self.kind == "swap" and self.other_column is None:
             raise ValueError(f"swap level {self.label!r} needs other_column")
+        if self.same_digits and self.kind != "fuzzy":
+            raise ValueError(f"level {self.label!r}: same_digits applies to fuzzy levels only")
         return self
 
 
@@ -701,7 +708,13 @@ def default_product_spec() -> MatchSpec:
             levels=(
                 null,
                 Level(label="shared", kind="overlap"),
-                Level(label="jw>=0.95", kind="fuzzy", scorer="jaro_winkler", threshold=0.95),
+                Level(
+                    label="jw>=0.95, same digits",
+                    kind="fuzzy",
+                    scorer="jaro_winkler",
+                    threshold=0.95,
+                    same_digits=True,
+                ),
                 else_,
             ),
         ),
@@ -726,6 +739,24 @@ def default_product_spec() -> MatchSpec:
                 Level(label="idf-cosine>=0.4", kind="idf", threshold=0.4),
                 Level(label="idf-cosine>=0.2", kind="idf", threshold=0.2),
                 else_,
+            ),
+        ),
+        # Sizes, capacities and counts in titles tell variants of one family apart
+        # ("13 mm" / "19 mm"): a number only one title lacks is no conflict, two different
+        # numbers are.
+        Comparison(
+            name="title_numbers",
+            column="name_numbers",
+            levels=(
+                null,
+                Level(label="same", kind="exact"),
+                Level(
+                    label="one lists more",
+                    kind="fuzzy",
+                    scorer="token_set_ratio",
+                    threshold=1.0,
+                ),
+                Level(label="conflict", kind="else"),
             ),
         ),
         Comparison(

@@ -821,6 +821,31 @@ def title(value: str | None, exclude: str | None = None) -> str | None:
     return " ".join(kept) or folded
 
 
+# A number, bare or with a one-letter prefix (M8 threads) or a short unit (18v, 500ml).
+_QUANTITY = re.compile(r"^[a-z]?(\d+)[a-z]{0,3}$")
+
+
+@lru_cache(maxsize=_CACHE)
+def title_numbers(value: str | None) -> str | None:
+    """The distinct numbers of a title's quantities (sizes, capacities, counts), sorted.
+
+    Tokens that mix letters into longer codes (``cd1018``) are part numbers, not quantities.
+
+    >>> title_numbers("ring maulschlussel 13 mm"), title_numbers("hex nut 200 pcs m8 din 934")
+    ('13', '200 8 934')
+    >>> title_numbers("drill 18v 60 nm"), title_numbers("cd1018 drill") is None
+    ('18 60', True)
+    """
+    if value is None or _is_missing(value):
+        return None
+    numbers = {
+        found.group(1).lstrip("0") or "0"
+        for token in str(value).lower().split()
+        if (found := _QUANTITY.match(token))
+    }
+    return " ".join(sorted(numbers)) or None
+
+
 # --------------------------------------------------------------------------- the stage
 
 
@@ -925,6 +950,7 @@ def _standardise_one(std: Standardiser, record: Mapping[str, Any], out: dict[str
     elif kind == "title":
         excl = _record_value(record, std.exclude_tokens_of) if std.exclude_tokens_of else None
         out[col] = title(None if value is None else str(value), None if excl is None else str(excl))
+        out[f"{col}_numbers"] = title_numbers(out[col])
     elif kind == "date":
         out[col] = date(value)
     elif kind == "identifier":

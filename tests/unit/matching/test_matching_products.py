@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import matching as m
+from matching.comparisons import compare_all
 
 
 def catalogue() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
@@ -106,3 +107,47 @@ def test_product_link_identifiers_titles_and_part_number_conflicts() -> None:
     assert len(set(lefts)) == len(lefts)
     assert len(set(scored.right_ids[kept])) == len(kept)
     assert np.all(scored.probability[kept] >= 0)
+
+
+def _levels(records: list[dict[str, object]], pairs: list[tuple[int, int]]) -> dict[str, list[str]]:
+    """The level label of each pair, per comparison, by the shipped product spec."""
+    spec = m.default_product_spec()
+    frame = m.standardise(records, spec)
+    li = np.array([a for a, _ in pairs])
+    ri = np.array([b for _, b in pairs])
+    levels, _ = compare_all(spec, frame, None, li, ri)
+    return {
+        comp.name: [comp.levels[k].label for k in levels[:, c].tolist()]
+        for c, comp in enumerate(spec.comparisons)
+    }
+
+
+def test_sizes_of_one_family_are_told_apart() -> None:
+    # Two sizes of one wrench (part numbers differ in their digits, titles in their size) and
+    # the same 13 mm wrench written by a second source (its title adds nothing conflicting).
+    wrenches = [
+        {"id": "a", "brand": "Kronmark", "name": "Ring-Maulschlüssel 13 mm", "mpn": "CW1015-13"},
+        {"id": "b", "brand": "Kronmark", "name": "Ring-Maulschlüssel 19 mm", "mpn": "CW1015-19"},
+        {
+            "id": "c",
+            "brand": "KRONMARK",
+            "name": "Combination wrench 13mm, chrome",
+            "mpn": "CW1015/13",
+        },
+        {"id": "d", "brand": "Sony", "name": "Camera DSC-W120 silver", "mpn": "DSCW120"},
+        {"id": "e", "brand": "Sony", "name": "DSC W120 camera", "mpn": "DSC-W120B"},
+    ]
+    levels = _levels(wrenches, [(0, 1), (0, 2), (3, 4)])
+    assert levels["part_number"] == ["else", "shared", "jw>=0.95, same digits"]
+    assert levels["title_numbers"] == ["conflict", "same", "same"]
+
+
+def test_a_title_listing_more_numbers_is_no_conflict() -> None:
+    nuts = [
+        {"id": "a", "brand": "Harvo", "name": "Sechskantmutter DIN 934 verzinkt M6"},
+        {"id": "b", "brand": "Harvo", "name": "Hex nut DIN 934 zinc plated 200 pcs M6"},
+        {"id": "c", "brand": "Harvo", "name": "Hex nut DIN 934 zinc plated 200 pcs M8"},
+        {"id": "d", "brand": "Harvo", "name": "Hex nut"},
+    ]
+    levels = _levels(nuts, [(0, 1), (0, 2), (1, 2), (0, 3)])
+    assert levels["title_numbers"] == ["one lists more", "conflict", "conflict", "null"]

@@ -53,6 +53,12 @@ def test_fold_text_is_idempotent(raw: str) -> None:
 
 
 @given(text)
+def test_title_numbers_are_idempotent(raw: str) -> None:
+    once = s.title_numbers(s.title(raw))
+    assert s.title_numbers(once) == once
+
+
+@given(text)
 def test_address_is_idempotent(raw: str) -> None:
     assert s.address(s.address(raw)) == s.address(raw)
 
