@@ -20,14 +20,26 @@ is judged afresh: it rejoins, moves, or starts a new golden record.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, or_, select, true, update
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from matching import (
@@ -216,6 +228,74 @@ def _store_features(
     )
 
 
+# Up to this many keys, holders are read key by key with a limit (one UNION ALL statement);
+# beyond, one array look-up reads every holder (a batch has too many keys for one statement).
+LIMITED_KEYS = 128
+
+
+@lru_cache(maxsize=LIMITED_KEYS)
+def _holders_statement(n_keys: int) -> CompoundSelect[str, int]:
+    """Holders of ``n_keys`` blocking keys, each read up to its own limit, in one round trip.
+
+    Built once per number of keys with bound parameters (``entity_type``, ``key_i``,
+    ``limit_i``), so a request neither rebuilds nor recompiles it.
+    """
+    branches = []
+    for i in range(n_keys):
+        one_key = (
+            select(BlockingKey.key, BlockingKey.source_record_id)
+            .where(
+                BlockingKey.entity_type == bindparam("entity_type", type_=String()),
+                BlockingKey.key == bindparam(f"key_{i}", type_=String()),
+            )
+            .order_by(BlockingKey.source_record_id)
+            .limit(bindparam(f"limit_{i}", type_=Integer()))
+            .subquery(f"key_{i}")
+        )
+        branches.append(select(one_key.c.key, one_key.c.source_record_id))
+    return union_all(*branches)
+
+
+def key_holders(
+    session: Session, entity_type: str, limits: Mapping[str, int]
+) -> dict[str, list[int]]:
+    """The source records holding each blocking key, at most ``limits[key]`` of them.
+
+    Each key is one index range scan that stops at its limit, so a key shared by a hundred
+    thousand records costs no more than one shared by its cap: what a single record's match
+    (an API upsert, a match-on-query) needs to stay fast at any size.
+    """
+    found: dict[str, list[int]] = {key: [] for key in limits}
+    if not limits:
+        return found
+    params: dict[str, Any] = {"entity_type": entity_type}
+    for i, (key, limit) in enumerate(limits.items()):
+        params[f"key_{i}"] = key
+        params[f"limit_{i}"] = limit
+    # Core, not ORM, execution: the rows are plain pairs.
+    for key, record_id in session.connection().execute(_holders_statement(len(limits)), params):
+        found[key].append(int(record_id))
+    return found
+
+
+def _all_holders(session: Session, entity_type: str, keys: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            row
+            for start in range(0, len(keys), CANDIDATE_KEYS_PER_QUERY)
+            for row in session.execute(
+                select(BlockingKey.key, BlockingKey.source_record_id).where(
+                    BlockingKey.entity_type == entity_type,
+                    text_in(
+                        BlockingKey.key, keys[start : start + CANDIDATE_KEYS_PER_QUERY], session
+                    ),
+                )
+            ).all()
+        ],
+        columns=["key", "other"],
+    )
+
+
 def _candidates(
     session: Session, entity_type: str, record_ids: Sequence[int], spec: MatchSpec
 ) -> tuple[list[tuple[int, int]], list[tuple[str, int]]]:
@@ -239,23 +319,20 @@ def _candidates(
     if mine.empty:
         return [], []
     keys = mine["key"].unique().tolist()
-    holders = pd.DataFrame(
-        [
-            row
-            for start in range(0, len(keys), CANDIDATE_KEYS_PER_QUERY)
-            for row in session.execute(
-                select(BlockingKey.key, BlockingKey.source_record_id).where(
-                    BlockingKey.entity_type == entity_type,
-                    text_in(
-                        BlockingKey.key, keys[start : start + CANDIDATE_KEYS_PER_QUERY], session
-                    ),
-                )
-            ).all()
-        ],
-        columns=["key", "other"],
-    )
+
+    def cap_of(key: object) -> int:
+        return caps.get(str(key).split(":", 1)[0], default_cap)
+
+    if len(keys) <= LIMITED_KEYS:
+        # One record or a few: one more holder than the cap is enough to know a key is capped.
+        found = key_holders(session, entity_type, {k: cap_of(k) + 1 for k in keys})
+        holders = pd.DataFrame(
+            [(k, rid) for k, ids in found.items() for rid in ids], columns=["key", "other"]
+        )
+    else:
+        holders = _all_holders(session, entity_type, keys)
     sizes = holders.groupby("key").size()
-    limits = sizes.index.map(lambda k: caps.get(str(k).split(":", 1)[0], default_cap))
+    limits = sizes.index.map(cap_of)
     too_big = sizes[sizes.to_numpy() > np.asarray(limits)]
     capped = [(str(k), int(n)) for k, n in too_big.items()]
     holders = holders[~holders["key"].isin(too_big.index)]
