@@ -65,7 +65,16 @@ from mdm.database import (
     utcnow,
 )
 from mdm.golden.models import GoldenMember, GoldenRecord
-from mdm.golden.service import Link, create_goldens, link, merge, recompute, unlink
+from mdm.golden.service import (
+    Link,
+    create_golden_records,
+    create_goldens,
+    link,
+    merge,
+    recompute,
+    unlink,
+)
+from mdm.golden.survivorship import Member
 from mdm.hierarchies.service import sync_hierarchy
 from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
 from mdm.outbox.service import ChangeContext, Event, emit
@@ -396,7 +405,14 @@ def match_pending(
         chunks += 1
         pending = session.execute(
             select(
-                SourceRecord.id, SourceSystem.code, SourceRecord.canonical, SourceRecord.deleted_at
+                SourceRecord.id,
+                SourceSystem.code,
+                SourceRecord.canonical,
+                SourceRecord.deleted_at,
+                # What survivorship needs to build a new golden record without reading back.
+                SourceRecord.source_id,
+                SourceSystem.trust_rank,
+                SourceRecord.received_at,
             )
             .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
             .where(
@@ -592,19 +608,46 @@ def _match_chunk(
 
     groups = result.clusters()
     new_needed = [g for g in groups if not any(n.startswith("g:") for n in g)]
-    new_ids = iter(create_goldens(session, entity_type, len(new_needed)))
+    # A new golden record made of this chunk's records only is built from the rows in hand
+    # (one insert with its attributes); any other starts empty and is recomputed.
+    by_id = {p[0]: p for p in live}
+    direct = [g for g in new_needed if all(int(n[2:]) in by_id for n in g)]
+    direct_set = {id(g) for g in direct}
+    created = create_golden_records(
+        session,
+        entity_type,
+        [
+            [
+                Member(rid, r[1], r[4], r[5], r[6], r[2] or {})
+                for rid, r in ((int(n[2:]), by_id[int(n[2:])]) for n in sorted(g))
+            ]
+            for g in direct
+        ],
+        ctx,
+    )
+    created_ids = dict(zip((id(g) for g in direct), created, strict=True))
+    empty_ids = iter(
+        create_goldens(session, entity_type, sum(1 for g in new_needed if id(g) not in direct_set))
+    )
     planned: list[Link] = []
     cluster_golden: dict[str, int] = {}
+    fresh: set[int] = set()  # created complete above: nothing to recompute
     for group in groups:
         goldens = sorted(int(n[2:]) for n in group if n.startswith("g:"))
         records = [int(n[2:]) for n in group if n.startswith("r:")]
         if not goldens:
-            target = next(new_ids)
             summary.new_goldens += 1
             reason = "new"
+            if id(group) in created_ids:
+                target = created_ids[id(group)]
+                fresh.add(target)
+            else:
+                target = next(empty_ids)
+                touched.add(target)
         elif len(goldens) == 1:
             target = goldens[0]
             reason = "auto"
+            touched.add(target)
         else:
             target = merge(
                 session,
@@ -616,9 +659,9 @@ def _match_chunk(
             )
             summary.merged_goldens += len(goldens) - 1
             reason = "auto"
+            touched.add(target)
         for member in group:
             cluster_golden[member] = target
-        touched.add(target)
         planned.extend(
             Link(rid, target, reason if len(records) == 1 else "auto") for rid in records
         )
@@ -632,7 +675,8 @@ def _match_chunk(
             session, entity_type, scored, pairs, result, node, cluster_golden, ctx
         )
     _supersede_reviews(session, entity_type, live_ids, ctx)
-    counts = recompute(session, entity_type, touched, ctx)
+    counts = recompute(session, entity_type, touched - fresh, ctx)
+    counts["created"] += len(fresh)
     # A re-evaluated record that stayed where it was is no news for downstream systems.
     stayed = {
         lk.source_record_id for lk in planned if former.get(lk.source_record_id) == lk.golden_id
@@ -646,7 +690,7 @@ def _match_chunk(
     for kind, n in counts.items():
         summary.goldens[kind] = summary.goldens.get(kind, 0) + n
     if hierarchies and entity_type == "customer":
-        sync_hierarchy(session, touched, ctx)
+        sync_hierarchy(session, touched | fresh, ctx)
     return model
 
 
