@@ -1,0 +1,296 @@
+"""Match-on-query: which golden records would a record match? Free of HTTP; stores nothing.
+
+The record goes through the path the hub takes when it matches a record on ingest, minus every
+write:
+
+1. validated with the canonical model (as a ``PUT`` body is), flattened and standardised;
+2. its blocking keys looked up in the stored blocking-key index, each key with a ``LIMIT``
+   so that a key shared by more records than its rule's cap is skipped after reading at most
+   the cap (the hub skips the same keys on ingest);
+3. the candidates' stored features scored against it in one vectorised call with the active
+   trained model (must-link and cannot-link rules included);
+4. the pairs grouped by the candidates' golden records: a golden record counts with its best
+   pair, or is barred when a cannot-link rule fired against any of its members.
+
+Everything runs in one read-only session that is rolled back when it closes. The parsed active
+model is kept in memory per database and entity type: at a million records its JSON document
+(term frequencies, IDF tables) is megabytes, too slow to load and validate on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matching import (
+    MatchModel,
+    MatchSpec,
+    ScoredCandidate,
+    blocking_keys,
+    decide,
+    score_one,
+    standardise_record,
+)
+from mdm.api.v1.match_schemas import (
+    GoldenDecision,
+    GoldenMatchRead,
+    MatchedRecordRead,
+    MatchGoldenRead,
+    MatchOutcomeRead,
+    MatchQueryRead,
+    MatchThresholdsRead,
+)
+from mdm.canonical.flatten import flatten
+from mdm.canonical.models import EntityType
+from mdm.database import UnitOfWork, id_in
+from mdm.errors import ConflictError, InvalidInputError
+from mdm.golden.models import GoldenMember, GoldenRecord
+from mdm.linkage.models import MatchFeatures, MatchModelRecord
+from mdm.linkage.service import key_holders, spec_for
+from mdm.mapping.service import validate_canonical
+from mdm.sources.models import SourceRecord, SourceSystem
+
+# The query's ID in explanations (``left_id``) and its source ID when the body has none.
+QUERY_ID = "query"
+# Blocking keys are stored as "rule:key", cut to the column's width (as the hub stores them).
+KEY_WIDTH = 300
+
+# Where a golden record's name is: a company, a person (first and last name), a product.
+_NAME_ATTRIBUTES = ("legal_name", "trading_name", "first_name", "last_name", "name")
+_DECISION: dict[str, GoldenDecision] = {"match": "link", "review": "review", "no_match": "none"}
+
+
+class NoMatchModelError(ConflictError):
+    """No trained match model exists yet for the entity type (HTTP 409).
+
+    The hub trains one when it first matches enough records of the type.
+    """
+
+    code = "no_match_model"
+
+
+class _ModelCache:
+    """The parsed active model of each (database, entity type), replaced when a newer one lands.
+
+    A model row is recognised by its ID, version and creation time: the time tells apart rows
+    that reuse an ID after a rolled-back insert.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, str], tuple[tuple[int, int, datetime], MatchModel]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, entity_type: str) -> tuple[int, MatchModel]:
+        """The active model of an entity type and its version; `NoMatchModelError` if none."""
+        row = session.execute(
+            select(MatchModelRecord.id, MatchModelRecord.version, MatchModelRecord.created_at)
+            .where(MatchModelRecord.entity_type == entity_type, MatchModelRecord.active.is_(True))
+            .order_by(MatchModelRecord.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise NoMatchModelError(
+                f"there is no trained {entity_type} match model yet; the hub trains one when "
+                f"it first matches enough {entity_type} records"
+            )
+        model_id, version, created_at = row
+        slot = (session.get_bind().engine.url.render_as_string(), entity_type)
+        identity = (model_id, version, created_at)
+        with self._lock:
+            cached = self._models.get(slot)
+        if cached is not None and cached[0] == identity:
+            return version, cached[1]
+        # Parsed outside the lock so that other reads are not held up; two requests that race
+        # for a new model may both parse it, which is harmless.
+        document = session.scalar(
+            select(MatchModelRecord.document).where(MatchModelRecord.id == model_id)
+        )
+        model = MatchModel.model_validate(document)
+        with self._lock:
+            self._models[slot] = (identity, model)
+        return version, model
+
+
+_MODELS = _ModelCache()
+
+
+def _query_record(entity: EntityType, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body as a valid canonical record; `InvalidInputError` lists every failing field."""
+    raw = {**body, "source_id": body.get("source_id") or QUERY_ID}
+    mapped = validate_canonical(entity, raw)
+    if not mapped.ok or mapped.canonical is None:
+        raise InvalidInputError(
+            f"the {entity.value} record is invalid", [e.as_dict() for e in mapped.errors]
+        )
+    return mapped.canonical
+
+
+def _query_keys(std: Mapping[str, Any], spec: MatchSpec) -> dict[str, int]:
+    """The query's stored-form blocking keys, each with its rule's cap."""
+    caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
+    return {f"{rule}:{key}"[:KEY_WIDTH]: caps[rule] for rule, key in blocking_keys(std, spec)}
+
+
+def _holders(
+    session: Session, entity_type: str, keys: Mapping[str, int]
+) -> tuple[set[int], list[str]]:
+    """The source records sharing a blocking key with the query, and the keys left out.
+
+    Each key is one primary-key range scan that stops after ``cap`` rows. A key already held
+    by ``cap`` records is left out: with the query stored it would hold more than the cap,
+    and the hub skips such keys when it matches on ingest.
+    """
+    found = key_holders(session, entity_type, keys)
+    capped = [key for key, ids in found.items() if len(ids) >= keys[key]]
+    holders = {rid for key, ids in found.items() if key not in capped for rid in ids}
+    return holders, capped
+
+
+def _thaw(value: Any) -> Any:
+    # Stored features went through JSON, which turned the library's tuples into lists.
+    return tuple(_thaw(v) for v in value) if isinstance(value, list) else value
+
+
+def _candidates(
+    session: Session, record_ids: set[int]
+) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, MatchedRecordRead]]:
+    """Stored features, golden IDs and source keys of the candidate records.
+
+    Records without a golden record (waiting to be matched) are not candidates yet.
+    """
+    rows = session.execute(
+        select(
+            MatchFeatures.source_record_id,
+            MatchFeatures.features,
+            GoldenMember.golden_id,
+            SourceSystem.code,
+            SourceRecord.source_id,
+        )
+        .join(GoldenMember, GoldenMember.source_record_id == MatchFeatures.source_record_id)
+        .join(SourceRecord, SourceRecord.id == MatchFeatures.source_record_id)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(id_in(MatchFeatures.source_record_id, sorted(record_ids), session))
+        .order_by(MatchFeatures.source_record_id)
+    ).all()
+    features = [{**{k: _thaw(v) for k, v in f.items()}, "id": str(rid)} for rid, f, _, _, _ in rows]
+    golden_of = {str(rid): int(gid) for rid, _, gid, _, _ in rows}
+    records = {
+        str(rid): MatchedRecordRead(source_record_id=rid, source=code, source_id=sid)
+        for rid, _, _, code, sid in rows
+    }
+    return features, golden_of, records
+
+
+def _best_per_golden(
+    scored: Sequence[ScoredCandidate], golden_of: Mapping[str, int]
+) -> list[tuple[int, ScoredCandidate]]:
+    """One pair per golden record, best first: its best pair, or if barred its cannot-link pair.
+
+    A cannot-link rule against any member keeps the query out of the whole golden record,
+    as on ingest; the pair that fired it is shown so that the explanation names the rule.
+    """
+    best: dict[int, ScoredCandidate] = {}
+    barred: dict[int, ScoredCandidate] = {}
+    for cand in scored:  # best first: by probability, then match weight
+        golden_id = golden_of[cand.candidate_id]
+        if cand.cannot_link:
+            barred.setdefault(golden_id, cand)
+        else:
+            best.setdefault(golden_id, cand)
+    chosen = {**best, **barred}
+    return sorted(
+        chosen.items(), key=lambda item: (-item[1].probability, -item[1].match_weight, item[0])
+    )
+
+
+def _golden_summaries(session: Session, golden_ids: Sequence[int]) -> dict[int, MatchGoldenRead]:
+    """Name, role and version of golden records, read out of their attributes in SQL.
+
+    Only the few values shown travel, not each golden record's whole attribute document.
+    """
+    if not golden_ids:
+        return {}
+    attribute = GoldenRecord.attributes
+    rows = session.execute(
+        select(
+            GoldenRecord.id,
+            GoldenRecord.version,
+            *(attribute[name].as_string() for name in _NAME_ATTRIBUTES),
+            attribute["account_role"].as_string(),
+        ).where(id_in(GoldenRecord.id, golden_ids, session))
+    )
+    summaries = {}
+    for gid, version, legal, trading, first, last, product, role in rows:
+        person = " ".join(p for p in (first, last) if p)
+        summaries[gid] = MatchGoldenRead(
+            golden_id=gid,
+            version=version,
+            name=legal or trading or person or product,
+            account_role=role,
+        )
+    return summaries
+
+
+def match_record(
+    uow: UnitOfWork,
+    entity: EntityType,
+    body: Mapping[str, Any],
+    *,
+    limit: int,
+    min_probability: float | None = None,
+) -> MatchQueryRead:
+    """The golden records a canonical record would match, best first; stores nothing.
+
+    ``limit`` caps the candidates answered and ``min_probability`` drops weaker ones; the
+    outcome (what the hub would do with the record) weighs every candidate regardless.
+    Raises `InvalidInputError` for an invalid record and `NoMatchModelError` when no model
+    has been trained for the entity type.
+    """
+    canonical = _query_record(entity, body)
+    spec = spec_for(entity.value)
+    std = standardise_record(flatten(entity.value, QUERY_ID, QUERY_ID, canonical), spec)
+    with uow.session() as session:
+        model_version, model = _MODELS.get(session, entity.value)
+        holders, capped = _holders(session, entity.value, _query_keys(std, spec))
+        features, golden_of, records = _candidates(session, holders) if holders else ([], {}, {})
+        scored = score_one(model, std, features)
+        thresholds = model.spec.thresholds
+        decision = decide(scored, {c: str(g) for c, g in golden_of.items()}, thresholds)
+        ranked = [
+            (golden_id, cand)
+            for golden_id, cand in _best_per_golden(scored, golden_of)
+            if min_probability is None or cand.probability >= min_probability
+        ][:limit]
+        goldens = _golden_summaries(session, [golden_id for golden_id, _ in ranked])
+        candidates = [
+            GoldenMatchRead(
+                golden_id=golden_id,
+                probability=cand.probability,
+                match_weight=cand.match_weight,
+                decision=_DECISION[cand.decision],
+                cannot_link=cand.cannot_link,
+                golden=goldens[golden_id],
+                matched_record=records[cand.candidate_id],
+                explanation=cand.explanation.to_dict(),
+            )
+            for golden_id, cand in ranked
+        ]
+    return MatchQueryRead(
+        entity_type=entity.value,
+        model_version=model_version,
+        thresholds=MatchThresholdsRead(match=thresholds.match, review=thresholds.review),
+        outcome=MatchOutcomeRead(
+            decision=decision.kind,
+            golden_id=None if decision.target is None else int(decision.target),
+            probability=decision.probability,
+            reason=decision.reason,
+        ),
+        candidates=candidates,
+        candidates_scored=len(features),
+        capped_keys=capped,
+    )
