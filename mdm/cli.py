@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mdm import migrate
 from mdm.canonical.models import EntityType
+from mdm.clients.cli import clients_app
 from mdm.database import UnitOfWork, create_engine
 from mdm.errors import MdmError
 from mdm.golden.models import GoldenMember
@@ -45,6 +46,7 @@ golden_app = typer.Typer(help="Golden records.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(golden_app, name="golden")
 app.add_typer(hierarchy_app, name="hierarchy")
+app.add_typer(clients_app, name="clients")
 
 
 @dataclass
@@ -230,17 +232,26 @@ def load_samples(
             _print_result(source, path, _run_ingest(context, uow, source, entity, path))
     except MdmError as exc:
         raise _fail(str(exc)) from exc
-    _match_all(uow, ChangeContext(actor="cli", cause="load-samples"))
+    _match_all(
+        uow,
+        ChangeContext(actor="cli", cause="load-samples"),
+        workers=context.settings.ingest_workers,
+    )
     _summary(uow)
 
 
 def _match_all(
-    uow: UnitOfWork, ctx: ChangeContext, entity: EntityType | None = None, *, retrain: bool = False
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    entity: EntityType | None = None,
+    *,
+    retrain: bool = False,
+    workers: int = 1,
 ) -> None:
     from mdm.linkage.service import run_matching
 
     for entity_type in [entity] if entity else list(EntityType):
-        s = run_matching(uow, entity_type.value, ctx, retrain=retrain)
+        s = run_matching(uow, entity_type.value, ctx, retrain=retrain, workers=workers)
         if s.records or s.deleted:
             typer.echo(
                 f"matched {s.records} {entity_type.value} records ({s.deleted} deleted): "
@@ -322,7 +333,13 @@ def match(
             if entity:
                 query = query.where(SourceRecord.entity_type == entity.value)
             session.execute(query)
-    _match_all(uow, ChangeContext(actor="cli", cause="match"), entity, retrain=retrain or rematch)
+    _match_all(
+        uow,
+        ChangeContext(actor="cli", cause="match"),
+        entity,
+        retrain=retrain or rematch,
+        workers=_ctx(ctx).settings.ingest_workers,
+    )
     _summary(uow)
 
 

@@ -69,3 +69,44 @@ class NotReadyError(MdmError):
     """The hub cannot serve yet: database unreachable or not migrated (HTTP 503)."""
 
     code = "not_ready"
+
+
+class AuthenticationError(MdmError):
+    """The caller has not proved who it is: no credentials came with the request (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class InvalidTokenError(AuthenticationError):
+    """A bearer token that is malformed, forged, expired, for another audience or revoked (401)."""
+
+    code = "invalid_token"
+
+
+class PermissionDeniedError(MdmError):
+    """The caller is known, but its scopes do not cover the request (HTTP 403)."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, message: str, scope: str) -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
+class OAuthError(MdmError):
+    """A token request refused by the rules of OAuth2 (RFC 6749 §5.2, HTTP 400).
+
+    ``code`` is the RFC's error code: ``invalid_request``, ``invalid_scope`` or
+    ``unsupported_grant_type``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InvalidClientError(OAuthError):
+    """Client authentication failed: an unknown or revoked client, or a wrong secret (HTTP 401)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid_client", message)

@@ -6,6 +6,7 @@ Alembic and the test fixtures import this module; the models stay in their domai
 from __future__ import annotations
 
 from mdm.audit.models import AuditEntry
+from mdm.clients.models import ApiClient
 from mdm.database import Base
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
 from mdm.hierarchies.models import HierarchyClaim, HierarchyConflict, HierarchyEdge
@@ -18,6 +19,7 @@ from mdm.stewardship.models import CannotLink, MatchCandidate
 metadata = Base.metadata
 
 __all__ = [
+    "ApiClient",
     "AuditEntry",
     "BlockingKey",
     "CannotLink",

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
         le=64,
-        description="processes that map and validate rows during a file load",
+        description="processes that map rows in a file load and standardise a bulk match",
     )
     max_batch_records: int = Field(default=10_000, ge=1)
     api_host: str = "127.0.0.1"
@@ -36,6 +36,25 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1, le=64, description="API server processes")
     jwt_secret: str = Field(default="change-me-in-production", min_length=8)
     token_ttl_seconds: int = 900
+    jwt_issuer: str = Field(default="mdm-hub", description="the iss claim of the API's tokens")
+    jwt_audience: str = Field(
+        default="mdm-hub-api", description="the aud claim every token must carry"
+    )
+    client_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="how long an API process trusts a client it looked up (the revocation delay)",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="requests per minute per API client (per address on the token endpoint); "
+        "0 turns rate limiting off",
+    )
+    max_request_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="the largest request body the API reads"
+    )
 
     @property
     def is_sqlite(self) -> bool:

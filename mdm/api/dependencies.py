@@ -1,7 +1,7 @@
 """Values the views declare as dependencies: who acts, on which trace, at which version.
 
-Until authentication lands every request acts as ``api``; with OAuth2 the actor becomes the
-client ID of the token.
+The actor of every change a request causes is the client ID of its bearer token, so the audit
+log names the system or person behind each change.
 """
 
 from __future__ import annotations
@@ -12,20 +12,25 @@ from typing import Annotated, Any
 from litestar import Request
 from litestar.params import HeaderParameter
 
+from mdm.api.auth import Caller, caller_of
 from mdm.api.tracing import trace_id_of
 from mdm.errors import PreconditionRequiredError
 from mdm.outbox.service import ChangeContext
 
-API_ACTOR = "api"
 # A strong or weak entity tag holding a version number: "3" or W/"3".
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
 
 
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The authenticated client of the request."""
+    return caller_of(request)
+
+
 def provide_change_context(request: Request[Any, Any, Any]) -> ChangeContext:
-    """The change context of a request: actor, cause (method and route) and trace ID."""
+    """The change context of a request: actor (client ID), cause (method, route), trace ID."""
     route = request.scope.get("path_template") or request.url.path
     return ChangeContext(
-        actor=API_ACTOR,
+        actor=caller_of(request).client_id,
         cause=f"api {request.method} {route}"[:100],
         correlation_id=trace_id_of(request),
     )

@@ -1,9 +1,9 @@
 """Errors as RFC 9457 problem details (``application/problem+json``): one mapping for all.
 
-`problem_response` is the app's only exception handler. It turns the hub's errors
-(`mdm.errors.MdmError` and the few API-level subclasses below), Litestar's own HTTP errors
-(unknown route, wrong method, invalid parameters, oversized body) and unexpected exceptions
-into one response shape::
+`problem_response` is the app's only exception handler (middleware that answers before the
+handler runs uses it too, through `send_problem`). It turns the hub's errors
+(`mdm.errors.MdmError`), Litestar's own HTTP errors (unknown route, wrong method, invalid
+parameters, oversized body, rate limit) and unexpected exceptions into one response shape::
 
     {"type": "urn:mdm-hub:problem:not_found", "title": "Not Found", "status": 404,
      "detail": "golden record 9 does not exist", "code": "not_found",
@@ -11,6 +11,11 @@ into one response shape::
 
 Validation problems add ``errors: [{"field": ..., "message": ...}]`` listing every failing
 field. ``code`` is stable (clients branch on it); ``detail`` is for people and may change.
+
+Authentication problems carry ``WWW-Authenticate`` (RFC 6750: ``Bearer`` with
+``error="invalid_token"`` or ``error="insufficient_scope"``). The token endpoint's errors are
+the one exception in media type: RFC 6749 §5.2 prescribes ``application/json`` with ``error``
+and ``error_description``, so those bodies carry both the OAuth2 members and the problem ones.
 """
 
 from __future__ import annotations
@@ -21,23 +26,30 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import Receive, Scope, Send
 
 from mdm.api.tracing import TRACE_HEADER, trace_id_of
 from mdm.errors import (
+    AuthenticationError,
     BatchTooLargeError,
     ConfigurationError,
     ConflictError,
+    InvalidClientError,
     InvalidInputError,
+    InvalidTokenError,
     MappingError,
     MdmError,
     NotFoundError,
     NotReadyError,
+    OAuthError,
+    PermissionDeniedError,
     PreconditionRequiredError,
     VersionMismatchError,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:mdm-hub:problem:"
+REALM = "mdm-hub"
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +60,10 @@ _STATUS_OF_ERROR: dict[type[MdmError], int] = {
     VersionMismatchError: 412,
     BatchTooLargeError: 413,
     NotReadyError: 503,
+    InvalidClientError: 401,
+    OAuthError: 400,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
     NotFoundError: 404,
     ConflictError: 409,
     InvalidInputError: 422,
@@ -104,6 +120,27 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
     return errors
 
 
+def _quoted(text: str) -> str:
+    # RFC 6750 §3: error_description is printable ASCII without '"' and '\\'.
+    return "".join(c for c in text if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
+
+
+def _challenge(error: MdmError) -> str | None:
+    """The ``WWW-Authenticate`` challenge that goes with an authentication problem."""
+    if isinstance(error, InvalidClientError):
+        return f'Basic realm="{REALM}"'
+    if isinstance(error, InvalidTokenError):
+        return (
+            f'Bearer realm="{REALM}", error="invalid_token", '
+            f'error_description="{_quoted(str(error))}"'
+        )
+    if isinstance(error, AuthenticationError):
+        return f'Bearer realm="{REALM}"'
+    if isinstance(error, PermissionDeniedError):
+        return f'Bearer realm="{REALM}", error="insufficient_scope", scope="{_quoted(error.scope)}"'
+    return None
+
+
 def problem(
     status: int,
     code: str,
@@ -134,6 +171,15 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status, code, detail = _status_of(exc), exc.code, str(exc)
         if isinstance(exc, InvalidInputError) and status == 422:
             errors = list(exc.errors)
+        if (challenge := _challenge(exc)) is not None:
+            headers["WWW-Authenticate"] = challenge
+        if isinstance(exc, OAuthError):
+            body = problem(status, code, detail, trace_id)
+            body.update(error=code, error_description=detail)
+            headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
+            return Response(
+                body, status_code=status, media_type="application/json", headers=headers
+            )
         if status == 500:
             # Configuration details (paths, URLs) are for the operator's log, not the caller.
             logger.error("%s (trace %s)", detail, trace_id, exc_info=exc)
@@ -160,3 +206,14 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
+
+
+async def send_problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer a request with the problem response of an error, from ASGI middleware.
+
+    Middleware that refuses a request (authentication, rate limit) answers through this rather
+    than raising, so that the middleware around it (metrics, trace ID) sees the response.
+    """
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    response = problem_response(request, exc)
+    await response.to_asgi_response(app=None, request=request)(scope, receive, send)

@@ -2,33 +2,79 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+
+from mdm.api.metrics import MULTIPROCESS_ENV
 from mdm.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_HOW_TO_CALL = (
+    "API calls need a bearer token. Create a client once with\n"
+    "  mdm clients create demo --scope admin\n"
+    "then trade its ID and secret for a token:\n"
+    "  curl -d grant_type=client_credentials -d client_id=ID -d client_secret=SECRET "
+    "http://{host}:{port}/v1/oauth/token\n"
+    "and send it as 'Authorization: Bearer TOKEN' (docs/api.md, Authentication)."
+)
+
+
+def with_signing_secret(settings: Settings) -> Settings:
+    """The settings with a token secret: the configured one, or a random one for this run.
+
+    The default secret is public (it is in the code), so tokens signed with it could be
+    forged by anyone; without ``MDM_JWT_SECRET`` each run gets its own, and its tokens end
+    with it.
+    """
+    if settings.jwt_secret != Settings.model_fields["jwt_secret"].default:
+        return settings
+    logger.warning(
+        "MDM_JWT_SECRET is not set: tokens are signed with a random secret that lives as long "
+        "as this server; set it (32+ bytes, the same on every API host) in production"
+    )
+    return settings.model_copy(update={"jwt_secret": secrets.token_urlsafe(32)})
 
 
 def serve(settings: Settings, *, workers: int = 1, reload: bool = False) -> None:
     """Serve the API on ``settings.api_host:api_port`` with ``workers`` processes.
 
     With more than one worker each process builds its own app (and engine) through the
-    factory, which is how uvicorn forks; the processes share nothing but the database.
+    factory, which is how uvicorn forks; the processes share nothing but the database and,
+    for metrics, a directory where prometheus_client sums their counters.
     """
     import uvicorn
 
+    settings = with_signing_secret(settings)
+    print(_HOW_TO_CALL.format(host=settings.api_host, port=settings.api_port), file=sys.stderr)
     if workers > 1 or reload:
         # Worker processes import the app themselves: hand them the factory and the settings
         # through the environment they inherit.
-        import os
-
         for name, value in settings.model_dump(mode="json").items():
             os.environ[f"MDM_{name.upper()}"] = str(value)
-        uvicorn.run(
-            "mdm.api.server:app_from_environment",
-            factory=True,
-            host=settings.api_host,
-            port=settings.api_port,
-            workers=workers,
-            reload=reload,
-            proxy_headers=True,
-        )
+        metrics_dir = None
+        if workers > 1 and MULTIPROCESS_ENV not in os.environ:
+            # Set before the workers import prometheus_client, which reads it at import.
+            metrics_dir = tempfile.mkdtemp(prefix="mdm-metrics-")
+            os.environ[MULTIPROCESS_ENV] = metrics_dir
+        try:
+            uvicorn.run(
+                "mdm.api.server:app_from_environment",
+                factory=True,
+                host=settings.api_host,
+                port=settings.api_port,
+                workers=workers,
+                reload=reload,
+                proxy_headers=True,
+            )
+        finally:
+            if metrics_dir is not None:
+                del os.environ[MULTIPROCESS_ENV]
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     from mdm.api.app import create_app
 

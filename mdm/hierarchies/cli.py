@@ -8,29 +8,16 @@ it is built from the settings.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import orjson
 import typer
 
-from mdm.database import UnitOfWork, create_engine
+from mdm.cli_context import unit_of_work
 from mdm.errors import MdmError
 from mdm.hierarchies.service import ancestors, conflicts, parents_of, rollup, tree
-from mdm.settings import Settings
 
 hierarchy_app = typer.Typer(help="The customer hierarchy between golden records.")
-
-
-class _HasUnitOfWork(Protocol):
-    def uow(self) -> UnitOfWork: ...
-
-
-def _uow(ctx: typer.Context) -> UnitOfWork:
-    obj = ctx.obj
-    if hasattr(obj, "uow"):
-        holder: _HasUnitOfWork = obj
-        return holder.uow()
-    return UnitOfWork(create_engine(Settings().database_url))
 
 
 def _echo_json(value: Any) -> None:
@@ -51,7 +38,7 @@ AsOf = Annotated[
 @hierarchy_app.command("show")
 def show(ctx: typer.Context, golden_id: int, as_of: AsOf = None) -> None:
     """Show a golden record's parents, its path to the ultimate parent and its subtree."""
-    with _uow(ctx).begin() as session:
+    with unit_of_work(ctx).begin() as session:
         try:
             _echo_json(
                 {
@@ -80,7 +67,7 @@ def rollup_cmd(
     as_of: AsOf = None,
 ) -> None:
     """Count and list the golden records of one role under a node (ship-tos by default)."""
-    with _uow(ctx).begin() as session:
+    with unit_of_work(ctx).begin() as session:
         try:
             result = rollup(session, golden_id, role=role, as_of=as_of)
         except MdmError as exc:
@@ -102,7 +89,7 @@ def conflicts_cmd(
     limit: int = 50,
 ) -> None:
     """List the hierarchy tasks for stewards: disagreeing sources and refused edges."""
-    with _uow(ctx).begin() as session:
+    with unit_of_work(ctx).begin() as session:
         for task in conflicts(session, status=status, limit=limit):
             claims = ", ".join(
                 f"{c['source']} {c['source_id']} → {c['parent_source']} {c['parent_source_id']}"

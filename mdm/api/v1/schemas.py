@@ -245,3 +245,40 @@ class ProblemRead(_Schema):
     errors: list[FieldErrorRead] | None = Field(
         default=None, description="every failing field (validation problems only)"
     )
+
+
+class TokenCreate(BaseModel):
+    """An OAuth2 token request (form-encoded, RFC 6749 §4.4); unknown parameters are ignored.
+
+    The client's credentials come here or as HTTP Basic, not both.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    grant_type: str | None = Field(default=None, examples=["client_credentials"])
+    client_id: str | None = Field(default=None, examples=["acme-dist-3f9a1c2e"])
+    client_secret: str | None = None
+    scope: str | None = Field(
+        default=None,
+        description="space-separated scopes to narrow the token to (default: all the client's)",
+        examples=["golden:read"],
+    )
+
+
+class TokenRead(_Schema):
+    """An access token (RFC 6749 §5.1): send it as ``Authorization: Bearer <access_token>``."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the RFC's type name
+    expires_in: int = Field(description="seconds the token stays valid", examples=[900])
+    scope: str = Field(description="the scopes granted, space-separated", examples=["admin"])
+
+
+class OAuthProblemRead(ProblemRead):
+    """A refused token request: RFC 6749 §5.2's members alongside the problem details."""
+
+    error: str = Field(
+        description="invalid_request, invalid_client, invalid_scope or unsupported_grant_type",
+        examples=["invalid_client"],
+    )
+    error_description: str = Field(examples=["client authentication failed"])

@@ -8,6 +8,10 @@ Changes that state a version check it here first and raise `VersionMismatchError
 it is stale; the steward services then compare-and-set that version as their first write, so
 a change that loses a race with another one still gets a `ConflictError` (409), never a
 half-applied change.
+
+Reads take the caller's ``partner`` source (None for clients bound to no source): a partner
+sees only the golden records that carry one of its own records, and anything else answers
+exactly as a golden record or source record that does not exist.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mdm.api.metrics import ApiMetrics
 from mdm.api.v1.schemas import (
     BatchItemRead,
     BatchRead,
@@ -41,26 +46,32 @@ from mdm.api.v1.schemas import (
     ReviewPage,
     ReviewRecordRead,
     ReviewTaskRead,
+    TokenRead,
     UnmergeRead,
     XrefEntryRead,
     XrefRead,
 )
 from mdm.canonical.models import EntityType
+from mdm.clients.scopes import split_scopes
+from mdm.clients.service import authenticate_client, grant_scopes, mint_token, shared_with
 from mdm.database import UnitOfWork, id_in
 from mdm.errors import (
     BatchTooLargeError,
     ConflictError,
+    InvalidClientError,
     InvalidInputError,
     NotFoundError,
+    OAuthError,
     PreconditionRequiredError,
     VersionMismatchError,
 )
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.golden.service import golden_of_source, resolve, xrefs_of
 from mdm.ingest.service import Candidate, RecordOutcome, Rejection, ingest_batch
-from mdm.linkage.service import match_pending
+from mdm.linkage.service import MatchSummary, match_pending
 from mdm.mapping.service import validate_canonical
 from mdm.outbox.service import EVENT_TYPES, ChangeContext, event_as_dict, newest_seq, read_feed
+from mdm.settings import Settings
 from mdm.sources.models import SourceRecord, SourceSystem
 from mdm.sources.service import get_source_system
 from mdm.stewardship import service as stewardship
@@ -142,6 +153,8 @@ def put_record(
     entity: EntityType,
     source_id: str,
     body: Mapping[str, Any],
+    *,
+    metrics: ApiMetrics,
 ) -> RecordRead:
     """Store one canonical record (idempotently) and match it, in one transaction.
 
@@ -171,8 +184,22 @@ def put_record(
             origin=_origin(ctx),
             actor=ctx.actor,
         )
-        match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
-        return _record_read(session, source, entity, outcome)
+        matched = match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
+        read = _record_read(session, source, entity, outcome)
+    _observe(metrics, source, entity, [outcome], matched)
+    return read
+
+
+def _observe(
+    metrics: ApiMetrics,
+    source: str,
+    entity: EntityType,
+    outcomes: Sequence[RecordOutcome],
+    matched: MatchSummary,
+) -> None:
+    # Counted once the transaction has committed: a rolled-back request changed nothing.
+    metrics.observe_ingest(source, entity.value, [o.status for o in outcomes])
+    metrics.observe_match(matched)
 
 
 def _ids(outcomes: Sequence[RecordOutcome]) -> list[int]:
@@ -180,7 +207,13 @@ def _ids(outcomes: Sequence[RecordOutcome]) -> list[int]:
 
 
 def delete_record(
-    uow: UnitOfWork, ctx: ChangeContext, source: str, entity: EntityType, source_id: str
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    source: str,
+    entity: EntityType,
+    source_id: str,
+    *,
+    metrics: ApiMetrics,
 ) -> RecordRead:
     """Tombstone a source record and match (it leaves its golden record) in one transaction."""
     with _ingesting(uow) as session:
@@ -195,8 +228,10 @@ def delete_record(
         )
         if outcome.record_id is None:
             raise NotFoundError(f"{source} has sent no {entity.value} '{source_id}'")
-        match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
-        return _record_read(session, source, entity, outcome)
+        matched = match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
+        read = _record_read(session, source, entity, outcome)
+    _observe(metrics, source, entity, [outcome], matched)
+    return read
 
 
 def ingest_records(
@@ -206,6 +241,8 @@ def ingest_records(
     entity: EntityType,
     records: Sequence[Mapping[str, Any]],
     max_records: int,
+    *,
+    metrics: ApiMetrics,
 ) -> BatchRead:
     """Store and match a batch: valid records land, invalid ones are kept with their reasons."""
     if len(records) > max_records:
@@ -237,8 +274,9 @@ def ingest_records(
         batch, outcomes = ingest_batch(
             session, system, entity, items, origin=_origin(ctx), actor=ctx.actor
         )
-        match_pending(session, entity.value, ctx, record_ids=_ids(outcomes))
+        matched = match_pending(session, entity.value, ctx, record_ids=_ids(outcomes))
         goldens = _golden_ids(session, [o.record_id for o in outcomes if o.record_id])
+    _observe(metrics, source, entity, outcomes, matched)
     results = [
         BatchItemRead(
             position=o.position if o.position is not None else i,
@@ -293,10 +331,22 @@ def _golden_read(
     )
 
 
-def read_golden(uow: UnitOfWork, golden_id: int) -> GoldenRead:
+def _is_shared(session: Session, golden_id: int, partner: str) -> bool:
+    return (
+        session.scalar(
+            select(GoldenRecord.id).where(GoldenRecord.id == golden_id, shared_with(partner))
+        )
+        is not None
+    )
+
+
+def read_golden(uow: UnitOfWork, golden_id: int, *, partner: str | None) -> GoldenRead:
     """A golden record with provenance and cross-reference, following merge redirects."""
     with uow.session() as session:
         golden, redirected_from = resolve(session, golden_id)
+        if partner is not None and not _is_shared(session, golden.id, partner):
+            # Word for word what `resolve` says of an ID that does not exist.
+            raise NotFoundError(f"golden record {golden_id} does not exist")
         return _golden_read(session, golden, redirected_from)
 
 
@@ -330,9 +380,12 @@ def list_goldens(
     status: str | None,
     after: str | None,
     limit: int,
+    partner: str | None,
 ) -> GoldenPage:
     """A page of golden records in ID order (keyset pagination: stable under inserts)."""
     query = select(GoldenRecord).order_by(GoldenRecord.id).limit(limit + 1)
+    if partner is not None:
+        query = query.where(shared_with(partner))
     if after:
         query = query.where(GoldenRecord.id > decode_cursor(after))
     if entity_type is not None:
@@ -348,11 +401,25 @@ def list_goldens(
     )
 
 
-def lookup_xref(uow: UnitOfWork, source: str, entity: EntityType, source_id: str) -> XrefRead:
-    """A source record's golden record and every other system's ID for it."""
+def lookup_xref(
+    uow: UnitOfWork, source: str, entity: EntityType, source_id: str, *, partner: str | None
+) -> XrefRead:
+    """A source record's golden record and every other system's ID for it.
+
+    For a partner every miss reads alike (what `golden_of_source` says of an unknown record),
+    whether the source, the record or the partner's share of its golden record is missing.
+    """
+    missing = NotFoundError(f"no golden {entity.value} for {source} record '{source_id}'")
     with uow.session() as session:
-        get_source_system(session, source)
-        golden = golden_of_source(session, source, entity.value, source_id)
+        try:
+            get_source_system(session, source)
+            golden = golden_of_source(session, source, entity.value, source_id)
+        except NotFoundError as exc:
+            if partner is None:
+                raise
+            raise missing from exc
+        if partner is not None and not _is_shared(session, golden.id, partner):
+            raise missing
         read = _golden_read(session, golden)
     return XrefRead(
         source=source,
@@ -656,3 +723,39 @@ def unmerge_record(
         target = stewardship.unmerge(session, record_id, expected_version, ctx, reason)
         session.refresh(golden)
         return UnmergeRead(golden_id=target, unmerged_from=golden_id, version=golden.version)
+
+
+# --- access tokens --------------------------------------------------------------------------
+
+
+def issue_token(
+    uow: UnitOfWork,
+    settings: Settings,
+    *,
+    grant_type: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    scope: str | None,
+) -> TokenRead:
+    """An access token for a client that proves its credentials (OAuth2 client credentials).
+
+    The token carries the requested scopes, or every scope of the client when none are asked
+    for; asking for one the client does not hold is ``invalid_scope``.
+    """
+    if not grant_type:
+        raise OAuthError("invalid_request", "grant_type is missing: use client_credentials")
+    if grant_type != "client_credentials":
+        raise OAuthError(
+            "unsupported_grant_type", f"grant_type '{grant_type}': only client_credentials"
+        )
+    if not client_id or not client_secret:
+        raise InvalidClientError(
+            "send client_id and client_secret in the form or as HTTP Basic credentials"
+        )
+    with uow.session() as session:
+        client = authenticate_client(session, client_id, client_secret)
+        held = list(client.scopes)
+    token = mint_token(client_id, grant_scopes(held, split_scopes([scope or ""])), settings)
+    return TokenRead(
+        access_token=token.token, expires_in=token.expires_in, scope=" ".join(token.scopes)
+    )

@@ -1,7 +1,9 @@
 """API v1 controllers: thin, each handler parses the request and calls one service function.
 
-Dependencies come from the app (``uow``, ``settings``) and from each controller (``ctx``, the
-change context of the request; ``expected_version`` / ``expected_versions``, from If-Match).
+Dependencies come from the app (``uow``, ``settings``, ``metrics``, ``caller``: the
+authenticated client) and from each controller (``ctx``, the change context of the request;
+``expected_version`` / ``expected_versions``, from If-Match). Who may call which controller
+is decided in one place, the app factory (`mdm.api.app`).
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import BodyKwarg, FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import (
+    BodyKwarg,
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    JSONBody,
+    QueryParameter,
+)
 
+from mdm.api.auth import TOKEN_PATH, Caller, client_credentials
 from mdm.api.dependencies import (
     etag,
     provide_change_context,
     provide_expected_version,
     provide_expected_versions,
 )
+from mdm.api.metrics import ApiMetrics
 from mdm.api.v1 import service
 from mdm.api.v1.schemas import (
     BatchCreate,
@@ -29,6 +40,7 @@ from mdm.api.v1.schemas import (
     GoldenPage,
     GoldenRead,
     MergeCreate,
+    OAuthProblemRead,
     OverrideCreate,
     ProblemRead,
     RecordRead,
@@ -36,6 +48,8 @@ from mdm.api.v1.schemas import (
     ReviewDecisionRead,
     ReviewPage,
     ReviewTaskRead,
+    TokenCreate,
+    TokenRead,
     UnmergeCreate,
     UnmergeRead,
     XrefRead,
@@ -54,6 +68,8 @@ _VERSIONED = {
 
 UoW = NamedDependency[UnitOfWork]
 Ctx = NamedDependency[ChangeContext]
+Client = NamedDependency[Caller]
+Metrics = NamedDependency[ApiMetrics]
 Version = NamedDependency[int]
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size")]
 GoldenStatus = Literal["active", "merged", "retired"]
@@ -62,17 +78,23 @@ ReviewStatus = Literal["open", "accepted", "rejected", "superseded"]
 
 _PROBLEM_TEXT = {
     400: "malformed request",
-    404: "no such resource",
+    401: "no bearer token, or one that is expired, forged, for another audience or revoked",
+    403: "the token's scopes do not cover the request (code insufficient_scope)",
+    404: "no such resource (or not one a partner client shares)",
     409: "conflicts with the current state (or lost a race with another change)",
     412: "If-Match names a stale version",
     413: "batch too large",
     422: "invalid input; errors lists every failing field",
     428: "If-Match is missing",
+    429: "too many requests: wait Retry-After seconds",
 }
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a handler can give."""
+    """OpenAPI entries for the problem responses a handler can give.
+
+    Every handler of an authenticated route can answer 400, 401, 403, 422 and 429.
+    """
     return {
         status: ResponseSpec(
             ProblemRead,
@@ -80,7 +102,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
             media_type="application/problem+json",
             generate_examples=False,
         )
-        for status in (400, 422, *statuses)
+        for status in (400, 401, 403, 422, 429, *statuses)
     }
 
 
@@ -156,6 +178,7 @@ class RecordController(Controller):
         self,
         uow: UoW,
         ctx: Ctx,
+        metrics: Metrics,
         source: FromPath[str],
         entity: FromPath[EntityType],
         source_id: FromPath[str],
@@ -165,7 +188,9 @@ class RecordController(Controller):
 
         Answers 201 for a new record, 200 for a changed or unchanged one.
         """
-        read = service.put_record(uow, ctx, source, entity, _source_id(source_id), data)
+        read = service.put_record(
+            uow, ctx, source, entity, _source_id(source_id), data, metrics=metrics
+        )
         return Response(read, status_code=201 if read.status == "new" else 200)
 
     @delete(
@@ -179,12 +204,15 @@ class RecordController(Controller):
         self,
         uow: UoW,
         ctx: Ctx,
+        metrics: Metrics,
         source: FromPath[str],
         entity: FromPath[EntityType],
         source_id: FromPath[str],
     ) -> RecordRead:
         """Store a tombstone: the record leaves its golden record (retired if it was the last)."""
-        return service.delete_record(uow, ctx, source, entity, _source_id(source_id))
+        return service.delete_record(
+            uow, ctx, source, entity, _source_id(source_id), metrics=metrics
+        )
 
     @post(
         "/",
@@ -198,6 +226,7 @@ class RecordController(Controller):
         uow: UoW,
         settings: NamedDependency[Settings],
         ctx: Ctx,
+        metrics: Metrics,
         source: FromPath[str],
         entity: FromPath[EntityType],
         data: BatchBody,
@@ -207,16 +236,15 @@ class RecordController(Controller):
         More records than ``MDM_MAX_BATCH_RECORDS`` answer 413 and store nothing.
         """
         return service.ingest_records(
-            uow, ctx, source, entity, data.records, settings.max_batch_records
+            uow, ctx, source, entity, data.records, settings.max_batch_records, metrics=metrics
         )
 
 
 class GoldenController(Controller):
-    """Golden records: read, list, and the steward's merge, unmerge and overrides."""
+    """Golden records: read and list (a partner client sees only those it shares)."""
 
     path = "/v1/golden"
     tags = ("golden records",)
-    dependencies = _VERSIONED
 
     @get(
         "/",
@@ -227,6 +255,7 @@ class GoldenController(Controller):
     def list_goldens(
         self,
         uow: UoW,
+        caller: Client,
         entity_type: FromQuery[EntityType | None] = None,
         status: FromQuery[GoldenStatus | None] = None,
         after: Annotated[
@@ -236,21 +265,36 @@ class GoldenController(Controller):
     ) -> GoldenPage:
         """Golden records in ID order; pass ``next`` as ``after`` for the following page."""
         return service.list_goldens(
-            uow, entity_type=entity_type, status=status, after=after, limit=limit
+            uow,
+            entity_type=entity_type,
+            status=status,
+            after=after,
+            limit=limit,
+            partner=caller.source,
         )
 
     @get("/{golden_id:int}", sync_to_thread=True, summary="Read a golden record", responses=_READ)
-    def read_golden(self, uow: UoW, golden_id: FromPath[int]) -> Response[GoldenRead]:
+    def read_golden(
+        self, uow: UoW, caller: Client, golden_id: FromPath[int]
+    ) -> Response[GoldenRead]:
         """A golden record with provenance and cross-reference.
 
         A merged ID answers 200 with the survivor, ``redirected_from`` set to the ID asked for
         and ``Content-Location`` naming the survivor's URL.
         """
-        read = service.read_golden(uow, golden_id)
+        read = service.read_golden(uow, golden_id, partner=caller.source)
         headers = etag(read.version)
         if read.redirected_from is not None:
             headers["Content-Location"] = f"/v1/golden/{read.golden_id}"
         return Response(read, headers=headers)
+
+
+class GoldenStewardController(Controller):
+    """The steward's changes to golden records: overrides, merge and unmerge (If-Match)."""
+
+    path = "/v1/golden"
+    tags = ("golden records",)
+    dependencies = _VERSIONED
 
     @post("/{golden_id:int}/override", sync_to_thread=True, status_code=200, responses=_CHANGE)
     def override(
@@ -332,12 +376,15 @@ class XrefController(Controller):
     def lookup(
         self,
         uow: UoW,
+        caller: Client,
         source: FromPath[str],
         entity: FromPath[EntityType],
         source_id: FromPath[str],
     ) -> XrefRead:
         """The golden record of a source record and every other system's ID for it."""
-        return service.lookup_xref(uow, source, entity, _source_id(source_id))
+        return service.lookup_xref(
+            uow, source, entity, _source_id(source_id), partner=caller.source
+        )
 
 
 class FeedController(Controller):
@@ -434,10 +481,79 @@ class ReviewController(Controller):
         return Response(read, headers=etag(read.version))
 
 
-CONTROLLERS = [
-    RecordController,
-    GoldenController,
-    XrefController,
-    FeedController,
-    ReviewController,
+TokenForm = Annotated[
+    TokenCreate,
+    BodyKwarg(
+        media_type=RequestEncodingType.URL_ENCODED,
+        examples=[
+            Example(
+                summary="client credentials in the form",
+                value={
+                    "grant_type": "client_credentials",
+                    "client_id": "acme-dist-3f9a1c2e",
+                    "client_secret": "…",
+                },
+            )
+        ],
+    ),
 ]
+_TOKEN_PROBLEMS = {
+    status: ResponseSpec(
+        OAuthProblemRead,
+        description=text,
+        media_type="application/json",
+        generate_examples=False,
+    )
+    for status, text in {
+        400: "invalid_request, invalid_scope or unsupported_grant_type (RFC 6749 §5.2)",
+        401: "invalid_client: unknown or revoked client, or a wrong secret",
+    }.items()
+}
+# RFC 6749 §5.1: tokens must not be cached.
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenController(Controller):
+    """OAuth2 token endpoint: client credentials in, a short-lived bearer token out."""
+
+    path = TOKEN_PATH
+    tags = ("authentication",)
+
+    @post(
+        "/",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Get an access token (OAuth2 client credentials)",
+        responses={**_TOKEN_PROBLEMS, 429: problems()[429]},
+    )
+    def token(
+        self,
+        uow: UoW,
+        settings: NamedDependency[Settings],
+        data: TokenForm,
+        authorization: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Authorization",
+                description="HTTP Basic client credentials, instead of the form's",
+                required=False,
+            ),
+        ] = None,
+    ) -> Response[TokenRead]:
+        """Trade a client's ID and secret for a bearer token (form-encoded, RFC 6749 §4.4).
+
+        The credentials come in the form or as HTTP Basic; ``scope`` may narrow the token to
+        some of the client's scopes. The token expires after ``expires_in`` seconds.
+        """
+        client_id, client_secret = client_credentials(
+            authorization, data.client_id, data.client_secret
+        )
+        read = service.issue_token(
+            uow,
+            settings,
+            grant_type=data.grant_type,
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=data.scope,
+        )
+        return Response(read, headers=_NO_STORE)

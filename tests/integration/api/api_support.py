@@ -1,4 +1,4 @@
-"""Test data and assertions shared by the API tests (tiny literal records)."""
+"""Test data and assertions shared by the API tests (tiny literal records, API clients)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,36 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from mdm.clients.service import create_client, mint_token
+from mdm.database import UnitOfWork
 from mdm.mapping.models import SourceInfo, SourceKind
+from mdm.settings import Settings
 
 MAX_BATCH = 5
+JWT_SECRET = "a-test-secret-of-more-than-32-bytes-for-hs256"
 SOURCES = [
     SourceInfo(code="erp", name="ERP", kind=SourceKind.ERP, trust_rank=1),
     SourceInfo(code="crm", name="CRM", kind=SourceKind.CRM, trust_rank=2),
+    SourceInfo(code="dist", name="Distributor", kind=SourceKind.DISTRIBUTOR, trust_rank=20),
 ]
+
+
+def new_client(uow: UnitOfWork, *scopes: str, source: str | None = None) -> tuple[str, str]:
+    """Create an API client in the test's transaction; its client ID and secret."""
+    with uow.begin() as session:
+        client, secret = create_client(session, "test", scopes, source)
+        return client.client_id, secret
+
+
+def token_for(uow: UnitOfWork, settings: Settings, *scopes: str, source: str | None = None) -> str:
+    """A bearer token of a new client holding ``scopes`` (minted directly, not over HTTP)."""
+    client_id, _ = new_client(uow, *scopes, source=source)
+    return mint_token(client_id, scopes, settings).token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
 
 ACME_ERP: dict[str, Any] = {
     "legal_name": "Acme Werkzeuge GmbH",

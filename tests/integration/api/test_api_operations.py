@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from api_support import assert_problem
+import pytest
+from api_support import JWT_SECRET, assert_problem
 from litestar.testing import TestClient
 
 from mdm.api.app import create_app
+from mdm.api.metrics import MULTIPROCESS_ENV
 from mdm.database import UnitOfWork, create_engine
+from mdm.errors import ConfigurationError
 from mdm.settings import Settings
 
 # The fixtures "client" and "settings".
@@ -27,13 +31,20 @@ def test_not_ready_without_a_migrated_database(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     engine = create_engine(url)
     try:
-        app = create_app(Settings(database_url=url), uow=UnitOfWork(engine))
+        app = create_app(Settings(database_url=url, jwt_secret=JWT_SECRET), uow=UnitOfWork(engine))
         with TestClient(app) as client:
             problem = assert_problem(client.get("/ready"), 503, "not_ready")
             assert "mdm db upgrade" in problem["detail"]
             assert client.get("/health").status_code == 200
     finally:
         engine.dispose()
+
+
+def test_the_app_refuses_a_short_or_default_token_secret() -> None:
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        create_app(Settings(database_url="sqlite:///var/unused.db"))
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        create_app(Settings(database_url="sqlite:///var/unused.db", jwt_secret="short-secret"))
 
 
 def test_unknown_route_and_wrong_method_are_problems(client: TestClient) -> None:
@@ -82,7 +93,13 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
     from mdm.api import server
 
     calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    metrics_dirs: list[str | None] = []
+
+    def run(app: Any, **options: Any) -> None:
+        calls.append((app, options))
+        metrics_dirs.append(os.environ.get(MULTIPROCESS_ENV))
+
+    monkeypatch.setattr(uvicorn, "run", run)
     # serve() exports the settings for its workers: keep that out of the other tests.
     monkeypatch.setattr(os, "environ", {**os.environ})
     monkeypatch.setenv("MDM_DATABASE_URL", "sqlite:///var/unused.db")
@@ -91,8 +108,14 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
     app, options = calls[-1]
     assert app == "mdm.api.server:app_from_environment"
     assert (options["factory"], options["workers"], options["port"]) == (True, 3, 8123)
-    # Worker processes rebuild the same settings from the environment they inherit.
+    # Worker processes rebuild the same settings from the environment they inherit, with
+    # a random token secret for the run (none was configured) and a shared metrics folder
+    # that is gone once the server stops.
     assert Settings().database_url == "sqlite:///var/other.db"
+    assert len(Settings().jwt_secret) >= 32
+    assert metrics_dirs[-1] is not None
+    assert MULTIPROCESS_ENV not in os.environ
+    assert not Path(metrics_dirs[-1]).exists()
     assert server.app_from_environment().openapi_config is not None
     server.serve(settings)
     assert not isinstance(calls[-1][0], str)
