@@ -8,6 +8,7 @@ from the parent's memory instead of receiving a pickled copy, and send back only
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -67,10 +68,18 @@ def fork_map(
             return [fn(item) for item in items]
         groups = [list(range(w, len(items), workers)) for w in range(workers)]
         results: list[Any] = [None] * len(items)
-        with ProcessPoolExecutor(workers - 1, mp_context=_FORK) as pool:
-            futures = [pool.submit(_run_shared, group) for group in groups[1:]]
-            done = [(groups[0], _run_shared(groups[0]))]
-            done.extend((group, f.result()) for group, f in zip(groups[1:], futures, strict=True))
+        # Frozen objects are never collected in the workers: an inherited object's finaliser
+        # (a database connection's, say) must not run in a copy of the caller.
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(workers - 1, mp_context=_FORK) as pool:
+                futures = [pool.submit(_run_shared, group) for group in groups[1:]]
+                done = [(groups[0], _run_shared(groups[0]))]
+                done.extend(
+                    (group, f.result()) for group, f in zip(groups[1:], futures, strict=True)
+                )
+        finally:
+            gc.unfreeze()
         for group, found in done:
             for i, result in zip(group, found, strict=True):
                 results[i] = result

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from matching.parallel import fork_map, shared
 from mdm.audit.service import Audit
 from mdm.audit.service import record as write_audit
 from mdm.database import bulk_insert, id_in, insert_returning_ids, table_of, utcnow
@@ -78,11 +80,26 @@ def create_goldens(session: Session, entity_type: str, count: int) -> list[int]:
     return insert_returning_ids(session, table_of(GoldenRecord), rows)
 
 
+# Below this many new golden records, forking survivorship workers costs more than it saves.
+PARALLEL_SURVIVORSHIP_FROM = 5_000
+
+
+def _survive_slice(bounds: tuple[int, int]) -> list[tuple[Any, Any]]:
+    groups, spec, now = shared("groups"), shared("spec"), shared("now")
+    out = []
+    for members in groups[bounds[0] : bounds[1]]:
+        view = survive(members, spec, None, now)
+        out.append((_jsonable(view.attributes), _jsonable(view.provenance)))
+    return out
+
+
 def create_golden_records(
     session: Session,
     entity_type: str,
     groups: Sequence[Sequence[Member]],
     ctx: ChangeContext,
+    *,
+    workers: int = 1,
 ) -> list[int]:
     """Create golden records from the members they start with; returns their IDs in order.
 
@@ -90,27 +107,35 @@ def create_golden_records(
     record (version 1, survivorship with provenance, a ``create`` audit entry and a
     ``golden.created`` event), computed from members already in memory instead of writing
     empty rows and reading them back: a bulk load creates most of its golden records so.
-    The members still have to be linked (`link`).
+    The members still have to be linked (`link`). With ``workers`` > 1 and many records,
+    survivorship (pure Python) runs in forked worker processes, one slice each.
     """
     if not groups:
         return []
     spec = survivorship_for(entity_type)
     now = utcnow()
-    rows: list[dict[str, Any]] = []
-    for members in groups:
-        view = survive(members, spec, None, now)
-        rows.append(
-            {
-                "entity_type": entity_type,
-                "status": "active",
-                "merged_into_id": None,
-                "version": 1,
-                "attributes": _jsonable(view.attributes),
-                "provenance": _jsonable(view.provenance),
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+    n_slices = workers if len(groups) >= PARALLEL_SURVIVORSHIP_FROM else 1
+    bounds = [len(groups) * i // n_slices for i in range(n_slices + 1)]
+    survived = fork_map(
+        _survive_slice,
+        list(pairwise(bounds)),
+        workers=n_slices,
+        shared={"groups": groups, "spec": spec, "now": now},
+    )
+    rows: list[dict[str, Any]] = [
+        {
+            "entity_type": entity_type,
+            "status": "active",
+            "merged_into_id": None,
+            "version": 1,
+            "attributes": attributes,
+            "provenance": provenance,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for part in survived
+        for attributes, provenance in part
+    ]
     ids = insert_returning_ids(session, table_of(GoldenRecord), rows)
     snapshots = [
         {

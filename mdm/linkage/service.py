@@ -624,6 +624,7 @@ def _match_chunk(
             for g in direct
         ],
         ctx,
+        workers=workers,
     )
     created_ids = dict(zip((id(g) for g in direct), created, strict=True))
     empty_ids = iter(

@@ -340,3 +340,42 @@ def test_changed_record_that_stays_only_updates_its_golden_record(
     news = events(session, after)
     assert [e.event_type for e in news] == ["golden.updated"]
     assert news[0].payload["changed"] == ["phones"]
+
+
+def test_golden_records_created_in_worker_processes_equal_those_created_in_one(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from mdm.golden import service as golden_service
+    from mdm.golden.survivorship import Member
+
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    groups = [
+        [
+            Member(1, "erp", "100", 1, at, ACME_ERP),
+            Member(2, "crm", "0015A", 2, at, ACME_CRM),
+        ],
+        [Member(3, "crm", "0042", 2, at, {"legal_name": "Globex Ltd", "phones": ["+44 20 1"]})],
+        [Member(4, "erp", "300", 1, at, {"legal_name": "Initech", "emails": ["a@initech.com"]})],
+    ]
+    serial = golden_service.create_golden_records(session, "customer", groups, CTX)
+    monkeypatch.setattr(golden_service, "PARALLEL_SURVIVORSHIP_FROM", 1)
+    forked = golden_service.create_golden_records(session, "customer", groups, CTX, workers=2)
+    # The transaction's connection outlived the fork: the session still works.
+    stored = {
+        g.id: g
+        for g in session.scalars(select(GoldenRecord).where(GoldenRecord.id.in_(serial + forked)))
+    }
+    assert len(stored) == 6
+    for one, other in zip(serial, forked, strict=True):
+        assert stored[one].attributes == stored[other].attributes
+        assert stored[one].provenance == stored[other].provenance
+        assert stored[one].version == stored[other].version == 1
+    # The ERP wins the legal name (source priority), in both.
+    assert stored[forked[0]].attributes["legal_name"] == "Acme Werkzeuge GmbH"
+    assert stored[forked[0]].provenance["legal_name"]["source"] == "erp"
+    created = session.scalars(
+        select(OutboxEvent.golden_id).where(OutboxEvent.event_type == "golden.created")
+    ).all()
+    assert set(serial + forked) <= set(created)
