@@ -26,8 +26,9 @@ class GoldenRecord(Base):
     entity_type: Mapped[str] = mapped_column(String(16))
     # active | merged (redirects to merged_into_id) | retired (no source left)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # Indexed: a merge repoints the records that were merged into the retired ones.
     merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("golden_record.id"), nullable=True
+        ForeignKey("golden_record.id"), nullable=True, index=True
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

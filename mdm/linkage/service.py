@@ -19,9 +19,11 @@ is judged afresh: it rejoins, moves, or starts a new golden record.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -52,6 +54,7 @@ from matching import (
     default_product_spec,
     score,
     standardise,
+    standardise_record,
     train,
 )
 from mdm.canonical.flatten import flatten
@@ -111,15 +114,58 @@ class MatchSummary:
         return asdict(self)
 
 
+class _ModelCache:
+    """The parsed active model of each (database, entity type), replaced when a newer one lands.
+
+    Parsing a model document costs tens of milliseconds at a million records (its term
+    frequency tables), too much for every single-record match. A model row is recognised by
+    its ID, version and creation time: the time tells apart rows that reuse an ID after a
+    rolled-back insert.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, str], tuple[tuple[int, int, datetime], MatchModel]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, entity_type: str) -> tuple[int, MatchModel] | None:
+        row = session.execute(
+            select(MatchModelRecord.id, MatchModelRecord.version, MatchModelRecord.created_at)
+            .where(MatchModelRecord.entity_type == entity_type, MatchModelRecord.active.is_(True))
+            .order_by(MatchModelRecord.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        model_id, version, created_at = row
+        slot = (session.get_bind().engine.url.render_as_string(), entity_type)
+        identity = (model_id, version, created_at)
+        with self._lock:
+            cached = self._models.get(slot)
+        if cached is not None and cached[0] == identity:
+            return version, cached[1]
+        # Parsed outside the lock so that other reads are not held up; two requests that race
+        # for a new model may both parse it, which is harmless.
+        document = session.scalar(
+            select(MatchModelRecord.document).where(MatchModelRecord.id == model_id)
+        )
+        model = MatchModel.model_validate(document)
+        with self._lock:
+            self._models[slot] = (identity, model)
+        return version, model
+
+
+_MODELS = _ModelCache()
+
+
+def active_model_version(session: Session, entity_type: str) -> tuple[int, MatchModel] | None:
+    """The newest active trained model of an entity type with its version, if there is one."""
+    return _MODELS.get(session, entity_type)
+
+
 def active_model(session: Session, entity_type: str) -> MatchModel | None:
     """The newest active trained model of an entity type, if there is one."""
-    row = session.scalar(
-        select(MatchModelRecord)
-        .where(MatchModelRecord.entity_type == entity_type, MatchModelRecord.active.is_(True))
-        .order_by(MatchModelRecord.version.desc())
-        .limit(1)
-    )
-    return None if row is None else MatchModel.model_validate(row.document)
+    found = _MODELS.get(session, entity_type)
+    return None if found is None else found[1]
 
 
 def save_model(session: Session, entity_type: str, model: MatchModel, trained_on: int) -> int:
@@ -237,6 +283,8 @@ def _store_features(
     )
 
 
+# Up to this many records, a match standardises record by record (no batch set-up).
+FEW_RECORDS = 20
 # Up to this many keys, holders are read key by key with a limit (one UNION ALL statement);
 # beyond, one array look-up reads every holder (a batch has too many keys for one statement).
 LIMITED_KEYS = 128
@@ -522,8 +570,13 @@ def _match_chunk(
         return model
     live_ids = [p[0] for p in live]
     summary.records += len(live)
-    frame = standardise(
-        [flatten(entity_type, str(p[0]), p[1], p[2] or {}) for p in live], spec, workers=workers
+    flat = [flatten(entity_type, str(p[0]), p[1], p[2] or {}) for p in live]
+    # A few records (an API upsert): record by record, without the batch path's per-column
+    # set-up, which costs more than the standardising itself.
+    frame = (
+        _features_frame([standardise_record(r, spec) for r in flat], entity_type)
+        if len(flat) <= FEW_RECORDS
+        else standardise(flat, spec, workers=workers)
     )
     _store_features(session, entity_type, live_ids, frame, spec)
     if model is None:

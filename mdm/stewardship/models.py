@@ -37,7 +37,9 @@ class MatchCandidate(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     entity_type: Mapped[str] = mapped_column(String(16))
     left_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
-    right_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    # Indexed on its own (the left one leads the unique constraint): a record's open tasks
+    # are looked up on either side.
+    right_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), index=True)
     match_weight: Mapped[float] = mapped_column(Float)
     probability: Mapped[float] = mapped_column(Float)
     # Higher is more urgent: how close to a decision the pair is and how much hangs on it.
