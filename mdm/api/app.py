@@ -151,7 +151,10 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
             contact=Contact(name="mdm-hub maintainers"),
             license=License(name="Apache-2.0", identifier="Apache-2.0"),
             components=Components(security_schemes={OAUTH2: security_scheme()}),
-            openapi_router=Router("/schema", route_handlers=[], opt=_PROBES),
+            # Litestar's own router for the schema keeps it out of the document; ours must too.
+            openapi_router=Router(
+                "/schema", route_handlers=[], opt=_PROBES, include_in_schema=False
+            ),
             render_plugins=[SwaggerRenderPlugin()],
         ),
     )

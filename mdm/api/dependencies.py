@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any
 
 from litestar import Request
+from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter
 
 from mdm.api.auth import Caller, caller_of
@@ -67,6 +68,7 @@ IfMatch = Annotated[
         name="If-Match",
         description='the version you saw, as its ETag: "3" (required for changes)',
         required=False,
+        examples=[Example(summary="version 1", value='"1"')],
     ),
 ]
 

@@ -12,10 +12,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from mdm.api.v1.schemas import HealthRead
+from mdm.api.problems import PROBLEM_MEDIA_TYPE
+from mdm.api.v1.schemas import HealthRead, ProblemRead
 from mdm.database import UnitOfWork
 from mdm.errors import NotReadyError
 from mdm.migrate import alembic_config
@@ -53,7 +55,19 @@ class HealthController(Controller):
         """The process is up (says nothing about the database)."""
         return HealthRead(status="ok")
 
-    @get("/ready", sync_to_thread=True, summary="Readiness")
+    @get(
+        "/ready",
+        sync_to_thread=True,
+        summary="Readiness",
+        responses={
+            503: ResponseSpec(
+                ProblemRead,
+                description="the database does not answer or is not migrated (code not_ready)",
+                media_type=PROBLEM_MEDIA_TYPE,
+                generate_examples=False,
+            )
+        },
+    )
     def ready(
         self,
         uow: NamedDependency[UnitOfWork],

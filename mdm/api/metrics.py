@@ -21,11 +21,13 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import HeaderParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -170,13 +172,36 @@ def metrics_middleware(app: ASGIApp, *, metrics: ApiMetrics) -> ASGIApp:
     return middleware
 
 
+@dataclass
+class _ExpositionOperation(Operation):
+    """The scrape's OpenAPI entry: its one answer is text, in either format it negotiates.
+
+    Litestar would document a JSON string (and a JSON 400 for the header), as for any handler.
+    """
+
+    def __post_init__(self) -> None:
+        text = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+        self.responses = {
+            "200": OpenAPIResponse(
+                description="the metrics in Prometheus's text format, or in OpenMetrics when "
+                "the Accept header asks for application/openmetrics-text",
+                content={"text/plain": text, "application/openmetrics-text": text},
+            )
+        }
+
+
 class MetricsController(Controller):
     """The Prometheus scrape endpoint (not versioned, not authenticated, not rate limited)."""
 
     path = "/metrics"
     tags = ("operations",)
 
-    @get("/", sync_to_thread=True, summary="Prometheus metrics")
+    @get(
+        "/",
+        sync_to_thread=True,
+        summary="Prometheus metrics",
+        operation_class=_ExpositionOperation,
+    )
     def metrics(
         self,
         metrics: NamedDependency[ApiMetrics],

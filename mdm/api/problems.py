@@ -208,6 +208,22 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+def oauth_problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The token endpoint's exception handler: a form it cannot read is ``invalid_request``.
+
+    RFC 6749 §5.2 names that error for a request that repeats a parameter or is otherwise
+    malformed, and prescribes its shape (400, ``application/json``, ``error``).
+    """
+    if isinstance(exc, ValidationException):
+        fields = [f"{e['field']}: {e['message']}" for e in _field_errors(exc.extra)]
+        exc = OAuthError(
+            "invalid_request",
+            "the token request is malformed (send each parameter once, as text)"
+            + (f": {'; '.join(fields)}" if fields else ""),
+        )
+    return problem_response(request, exc)
+
+
 async def send_problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
     """Answer a request with the problem response of an error, from ASGI middleware.
 

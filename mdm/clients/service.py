@@ -41,6 +41,9 @@ from mdm.sources.models import SourceRecord, SourceSystem
 from mdm.sources.service import get_source_system
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
+# The IDs `create_client` issues: a name and 8 hex digits. Anything else names no client and is
+# not looked up (PostgreSQL would refuse some of it, such as NUL).
+_CLIENT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}-[0-9a-f]{8}")
 # scrypt's cost: 16 MiB and some tens of milliseconds per check. The secrets are random 256-bit
 # strings, so this guards against nothing a cheap hash would not; it is defence in depth should
 # the table leak, at a price paid once per token, not per request.
@@ -194,7 +197,9 @@ def authenticate_client(session: Session, client_id: str, secret: str) -> ApiCli
     Unknown, revoked and wrong-secret answers are alike, and an unknown client still costs a
     hash check, so neither the answer nor its timing tells which client IDs exist.
     """
-    client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    client = None
+    if _CLIENT_ID.fullmatch(client_id):
+        client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
     if client is None:
         verify_secret(secret, _decoy_hash())
         raise InvalidClientError(_FAILED)

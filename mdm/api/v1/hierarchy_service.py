@@ -54,7 +54,13 @@ def parse_as_of(value: str | None) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-02:00 is in the year 10000, after datetime.max
+        raise InvalidInputError(
+            f"as_of {value!r} is out of range in UTC",
+            [{"field": "as_of", "message": "between 0001-01-01 and 9999-12-31 in UTC"}],
+        ) from None
 
 
 def _check_options(

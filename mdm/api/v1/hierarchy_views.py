@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from mdm.api.v1 import hierarchy_service
 from mdm.api.v1.hierarchy_schemas import HierarchyRead, HierarchyView
-from mdm.api.v1.views import problems
+from mdm.api.v1.views import GoldenId, problems
 from mdm.canonical.models import AccountRole, RelationType
 from mdm.database import UnitOfWork
 
@@ -37,7 +37,7 @@ class HierarchyController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        golden_id: FromPath[int],
+        golden_id: GoldenId,
         view: Annotated[
             HierarchyView,
             QueryParameter(

@@ -19,16 +19,13 @@ model is kept in memory per database and entity type: at a million records its J
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matching import (
-    MatchModel,
     MatchSpec,
     ScoredCandidate,
     blocking_keys,
@@ -45,13 +42,14 @@ from mdm.api.v1.match_schemas import (
     MatchQueryRead,
     MatchThresholdsRead,
 )
+from mdm.api.v1.service import unstorable_fields
 from mdm.canonical.flatten import flatten
 from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork, id_in
 from mdm.errors import ConflictError, InvalidInputError
 from mdm.golden.models import GoldenMember, GoldenRecord
-from mdm.linkage.models import MatchFeatures, MatchModelRecord
-from mdm.linkage.service import key_holders, spec_for
+from mdm.linkage.models import MatchFeatures
+from mdm.linkage.service import active_model_version, key_holders, spec_for
 from mdm.mapping.service import validate_canonical
 from mdm.sources.models import SourceRecord, SourceSystem
 
@@ -74,53 +72,11 @@ class NoMatchModelError(ConflictError):
     code = "no_match_model"
 
 
-class _ModelCache:
-    """The parsed active model of each (database, entity type), replaced when a newer one lands.
-
-    A model row is recognised by its ID, version and creation time: the time tells apart rows
-    that reuse an ID after a rolled-back insert.
-    """
-
-    def __init__(self) -> None:
-        self._models: dict[tuple[str, str], tuple[tuple[int, int, datetime], MatchModel]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, entity_type: str) -> tuple[int, MatchModel]:
-        """The active model of an entity type and its version; `NoMatchModelError` if none."""
-        row = session.execute(
-            select(MatchModelRecord.id, MatchModelRecord.version, MatchModelRecord.created_at)
-            .where(MatchModelRecord.entity_type == entity_type, MatchModelRecord.active.is_(True))
-            .order_by(MatchModelRecord.version.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            raise NoMatchModelError(
-                f"there is no trained {entity_type} match model yet; the hub trains one when "
-                f"it first matches enough {entity_type} records"
-            )
-        model_id, version, created_at = row
-        slot = (session.get_bind().engine.url.render_as_string(), entity_type)
-        identity = (model_id, version, created_at)
-        with self._lock:
-            cached = self._models.get(slot)
-        if cached is not None and cached[0] == identity:
-            return version, cached[1]
-        # Parsed outside the lock so that other reads are not held up; two requests that race
-        # for a new model may both parse it, which is harmless.
-        document = session.scalar(
-            select(MatchModelRecord.document).where(MatchModelRecord.id == model_id)
-        )
-        model = MatchModel.model_validate(document)
-        with self._lock:
-            self._models[slot] = (identity, model)
-        return version, model
-
-
-_MODELS = _ModelCache()
-
-
 def _query_record(entity: EntityType, body: Mapping[str, Any]) -> dict[str, Any]:
     """The body as a valid canonical record; `InvalidInputError` lists every failing field."""
+    if errors := unstorable_fields(body):
+        # The blocking keys of such a record could not even be looked up (PostgreSQL).
+        raise InvalidInputError(f"the {entity.value} record is invalid", errors)
     raw = {**body, "source_id": body.get("source_id") or QUERY_ID}
     mapped = validate_canonical(entity, raw)
     if not mapped.ok or mapped.canonical is None:
@@ -255,7 +211,13 @@ def match_record(
     spec = spec_for(entity.value)
     std = standardise_record(flatten(entity.value, QUERY_ID, QUERY_ID, canonical), spec)
     with uow.session() as session:
-        model_version, model = _MODELS.get(session, entity.value)
+        found = active_model_version(session, entity.value)
+        if found is None:
+            raise NoMatchModelError(
+                f"there is no trained {entity.value} match model yet; the hub trains one when "
+                f"it first matches enough {entity.value} records"
+            )
+        model_version, model = found
         holders, capped = _holders(session, entity.value, _query_keys(std, spec))
         features, golden_of, records = _candidates(session, holders) if holders else ([], {}, {})
         scored = score_one(model, std, features)

@@ -71,7 +71,7 @@ class MatchController(Controller):
         sync_to_thread=True,
         status_code=200,
         summary="Find the golden records a record would match (stores nothing)",
-        responses={**problems(), 409: _NO_MODEL},
+        responses={**problems(413), 409: _NO_MODEL},
     )
     def match(
         self,

@@ -6,12 +6,37 @@ API returns it, ``XPage`` one page of a list. Fields are only ever added within 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 RecordStatus = Literal["new", "changed", "unchanged", "deleted", "rejected"]
+
+# IDs and sequence numbers are 64-bit integers (BIGINT): a larger number names nothing, and
+# the database drivers refuse it.
+MAX_ID = 2**63 - 1
+# PostgreSQL's text and jsonb cannot hold NUL (U+0000); no name, ID or note of the hub needs it.
+NO_NUL = r"^[^\x00]*$"
+# A source system's code, as `mdm.mapping.models.SourceInfo` defines it.
+SOURCE_CODE = r"^[a-z][a-z0-9_]{1,39}$"
+# A source record's ID fits its column (source_record.source_id).
+MAX_SOURCE_ID = 200
+
+
+def in_utc(moment: datetime) -> datetime:
+    """A moment with its offset: one the database gave back without any is in UTC.
+
+    The hub writes every moment in UTC (`mdm.database.utcnow`), but SQLite keeps no offset,
+    and RFC 3339 (the schema's ``date-time``) requires one.
+
+    >>> in_utc(datetime(2025, 3, 1, 12, 0)).isoformat()
+    '2025-03-01T12:00:00+00:00'
+    """
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(in_utc)]
 
 
 class _Schema(BaseModel):
@@ -77,7 +102,7 @@ class XrefEntryRead(_Schema):
     source: str = Field(examples=["crm"])
     source_id: str = Field(examples=["0015A"])
     link_reason: str = Field(examples=["auto"], description="auto, new or steward")
-    linked_at: datetime
+    linked_at: UtcDateTime
 
 
 class GoldenSummaryRead(_Schema):
@@ -89,7 +114,7 @@ class GoldenSummaryRead(_Schema):
     version: int
     merged_into: int | None = None
     attributes: dict[str, Any]
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class GoldenRead(GoldenSummaryRead):
@@ -131,7 +156,7 @@ class EventRead(_Schema):
     payload: dict[str, Any]
     cause: str
     correlation_id: str | None = Field(description="trace ID of the request that caused it")
-    occurred_at: datetime
+    occurred_at: UtcDateTime
 
 
 class FeedPage(_Schema):
@@ -166,8 +191,8 @@ class ReviewTaskRead(_Schema):
     explanation: dict[str, Any]
     left: ReviewRecordRead
     right: ReviewRecordRead
-    created_at: datetime
-    resolved_at: datetime | None = None
+    created_at: UtcDateTime
+    resolved_at: UtcDateTime | None = None
     resolved_by: str | None = None
     resolution_note: str | None = None
 
@@ -183,7 +208,7 @@ class ReviewPage(_Schema):
 class ReviewDecisionCreate(_Schema):
     """A steward's decision on a review task."""
 
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
 class ReviewDecisionRead(_Schema):
@@ -198,24 +223,24 @@ class ReviewDecisionRead(_Schema):
 class OverrideCreate(_Schema):
     """Pin one attribute of a golden record to a value until it is unpinned."""
 
-    attribute: str = Field(min_length=1, max_length=100)
+    attribute: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     value: Any
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
 class MergeCreate(_Schema):
     """Golden records to merge by hand; the oldest (lowest ID) survives."""
 
-    golden_ids: list[int] = Field(min_length=2, max_length=100)
-    reason: str = Field(default="", max_length=2000)
+    golden_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=2, max_length=100)
+    reason: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
 class UnmergeCreate(_Schema):
     """A source record to split off a golden record."""
 
-    source: str = Field(min_length=1, max_length=40)
-    source_id: str = Field(min_length=1, max_length=200)
-    reason: str = Field(default="", max_length=2000)
+    source: str = Field(pattern=SOURCE_CODE, examples=["crm"])
+    source_id: str = Field(min_length=1, max_length=MAX_SOURCE_ID, pattern=NO_NUL)
+    reason: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
 class UnmergeRead(_Schema):

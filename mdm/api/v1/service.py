@@ -17,8 +17,9 @@ exactly as a golden record or source record that does not exist.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
+import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from mdm.api.metrics import ApiMetrics
 from mdm.api.v1.schemas import (
+    MAX_SOURCE_ID,
     BatchItemRead,
     BatchRead,
     EventRead,
@@ -78,6 +80,58 @@ from mdm.stewardship import service as stewardship
 from mdm.stewardship.models import MatchCandidate
 
 FEED_POLL_SECONDS = 0.5
+# What `encode_cursor` encodes: "g" and a golden ID (ASCII digits, no more than a BIGINT has).
+_CURSOR = re.compile(r"g([0-9]{1,18})")
+
+
+# --- what the database can store ----------------------------------------------------------
+
+_NUL = "\x00"
+_INT64 = range(-(2**63), 2**63)
+
+
+def _field(parent: str, key: object) -> str:
+    # Named without the NUL a key may hold: field names are shown, and kept with rejections.
+    name = str(key).replace(_NUL, "\\u0000")
+    return f"{parent}.{name}" if parent else name
+
+
+def unstorable_fields(value: Any, field: str = "") -> list[dict[str, str]]:
+    r"""Where a JSON value holds what the database cannot store, as ``{field, message}``.
+
+    PostgreSQL's text and jsonb refuse NUL (U+0000) and JSON columns hold integers of 64 bits:
+    a body that breaks either is invalid input, never a failed write.
+
+    >>> [e["field"] for e in unstorable_fields({"name": "A\x00B", "ids": [7, 2**64]})]
+    ['name', 'ids.1']
+    """
+    errors: list[dict[str, str]] = []
+    if isinstance(value, str) and _NUL in value:
+        errors.append({"field": field, "message": "text must not contain NUL (U+0000)"})
+    elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        errors.append({"field": field, "message": "integers must fit in 64 bits"})
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            name = _field(field, key)
+            if _NUL in str(key):
+                errors.append({"field": name, "message": "names must not contain NUL (U+0000)"})
+            errors.extend(unstorable_fields(item, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            errors.extend(unstorable_fields(item, _field(field, index)))
+    return errors
+
+
+def _too_long(source_id: str) -> list[dict[str, str]]:
+    if len(source_id) <= MAX_SOURCE_ID:
+        return []
+    return [{"field": "source_id", "message": f"at most {MAX_SOURCE_ID} characters"}]
+
+
+def _check_record(entity: EntityType, source_id: str, body: Mapping[str, Any]) -> None:
+    """`InvalidInputError` for a record the database cannot hold (the URL's ID, or its body)."""
+    if errors := _too_long(source_id) + unstorable_fields(body):
+        raise InvalidInputError(f"the {entity.value} record is invalid", errors)
 
 
 # --- source records -----------------------------------------------------------------------
@@ -160,6 +214,7 @@ def put_record(
 
     The body may omit ``source_id``; when present it must equal the one in the URL.
     """
+    _check_record(entity, source_id, body)
     given = body.get("source_id")
     if given is not None and str(given) != source_id:
         raise InvalidInputError(
@@ -234,6 +289,38 @@ def delete_record(
     return read
 
 
+def _batch_item(
+    entity: EntityType, record: Mapping[str, Any], position: int
+) -> Candidate | Rejection:
+    """A record of a batch as the ingest takes it: valid, or rejected with every reason."""
+    source_id = record.get("source_id")
+    errors = unstorable_fields(record)
+    if not errors:
+        mapped = validate_canonical(entity, record)
+        errors = [e.as_dict() for e in mapped.errors]
+        if mapped.ok:
+            assert mapped.source_id is not None  # ok implies a source ID
+            errors = _too_long(mapped.source_id)
+            if not errors:
+                return Candidate(mapped.source_id, mapped.canonical, dict(record), position)
+    return Rejection(errors, _raw_text(record), position, _kept_source_id(source_id))
+
+
+def _raw_text(record: Mapping[str, Any]) -> str:
+    try:
+        return orjson.dumps(record).decode()
+    except TypeError:  # orjson refuses integers beyond 64 bits; they are the reason
+        return json.dumps(record, ensure_ascii=False)
+
+
+def _kept_source_id(value: object) -> str | None:
+    """A rejected record's source ID, kept with it when its column can hold it."""
+    text = "" if value is None else str(value)
+    if not text.strip() or len(text) > MAX_SOURCE_ID or _NUL in text:
+        return None
+    return text
+
+
 def ingest_records(
     uow: UnitOfWork,
     ctx: ChangeContext,
@@ -254,21 +341,7 @@ def ingest_records(
         raise InvalidInputError(
             "the batch is empty", [{"field": "records", "message": "at least one record"}]
         )
-    items: list[Candidate | Rejection] = []
-    for position, record in enumerate(records):
-        mapped = validate_canonical(entity, record)
-        if mapped.ok:
-            assert mapped.source_id is not None  # ok implies a source ID
-            items.append(Candidate(mapped.source_id, mapped.canonical, dict(record), position))
-        else:
-            items.append(
-                Rejection(
-                    [e.as_dict() for e in mapped.errors],
-                    orjson.dumps(record).decode(),
-                    position,
-                    mapped.source_id,
-                )
-            )
+    items = [_batch_item(entity, record, position) for position, record in enumerate(records)]
     with _ingesting(uow) as session:
         system = get_source_system(session, source)
         batch, outcomes = ingest_batch(
@@ -363,10 +436,10 @@ def decode_cursor(cursor: str) -> int:
     """The golden ID a cursor continues after; `InvalidInputError` for a foreign cursor."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text.startswith("g") and text[1:].isdigit():
-            return int(text[1:])
-    except (binascii.Error, UnicodeDecodeError):
-        pass
+    except ValueError:  # not ASCII, not base64 (binascii.Error), not UTF-8 underneath
+        text = ""
+    if (issued := _CURSOR.fullmatch(text)) is not None:
+        return int(issued.group(1))
     raise InvalidInputError(
         "the cursor is not one this API issued",
         [{"field": "after", "message": "pass the 'next' value of the previous page"}],
@@ -647,6 +720,8 @@ def override_attribute(
     reason: str,
 ) -> GoldenRead:
     """Pin an attribute of a golden record; it survives recomputation until unpinned."""
+    if errors := unstorable_fields(value, "value"):
+        raise InvalidInputError("the value cannot be stored", errors)
     with uow.begin() as session:
         _check_golden(session, golden_id, expected_version)
         golden = stewardship.override(

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import (
@@ -21,8 +22,10 @@ from litestar.params import (
     FromQuery,
     HeaderParameter,
     JSONBody,
+    PathParameter,
     QueryParameter,
 )
+from litestar.types import ExceptionHandlersMap
 
 from mdm.api.auth import TOKEN_PATH, Caller, client_credentials
 from mdm.api.dependencies import (
@@ -32,8 +35,13 @@ from mdm.api.dependencies import (
     provide_expected_versions,
 )
 from mdm.api.metrics import ApiMetrics
+from mdm.api.problems import oauth_problem_response
 from mdm.api.v1 import service
 from mdm.api.v1.schemas import (
+    MAX_ID,
+    MAX_SOURCE_ID,
+    NO_NUL,
+    SOURCE_CODE,
     BatchCreate,
     BatchRead,
     FeedPage,
@@ -72,6 +80,25 @@ Client = NamedDependency[Caller]
 Metrics = NamedDependency[ApiMetrics]
 Version = NamedDependency[int]
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size")]
+GoldenId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="a golden record's ID")]
+TaskId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="a review task's ID")]
+SourceCode = Annotated[
+    str,
+    PathParameter(
+        pattern=SOURCE_CODE,
+        description="a registered source system's code",
+        examples=[Example(summary="the ERP", value="erp")],
+    ),
+]
+SourceId = Annotated[
+    str,
+    PathParameter(
+        pattern=NO_NUL,
+        description=f"the record's ID in its source system: at most {MAX_SOURCE_ID} "
+        "characters, slashes allowed",
+        examples=[Example(summary="an ERP customer number", value="100")],
+    ),
+]
 GoldenStatus = Literal["active", "merged", "retired"]
 ReviewStatus = Literal["open", "accepted", "rejected", "superseded"]
 
@@ -83,7 +110,8 @@ _PROBLEM_TEXT = {
     404: "no such resource (or not one a partner client shares)",
     409: "conflicts with the current state (or lost a race with another change)",
     412: "If-Match names a stale version",
-    413: "batch too large",
+    413: "the body is over the size limit (payload_too_large), or a batch over the record "
+    "limit (batch_too_large)",
     422: "invalid input; errors lists every failing field",
     428: "If-Match is missing",
     429: "too many requests: wait Retry-After seconds",
@@ -107,7 +135,9 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 _READ = problems(404)
+# Changes state the version they saw (If-Match); a body can be over the size limit.
 _CHANGE = problems(404, 409, 412, 428)
+_CHANGE_WITH_BODY = problems(404, 409, 412, 413, 428)
 
 _RECORD_EXAMPLE = Example(
     summary="a customer from the ERP",
@@ -171,7 +201,10 @@ class RecordController(Controller):
     @put(
         "/{source_id:path}",
         sync_to_thread=True,
-        responses=_READ,
+        responses={
+            201: ResponseSpec(RecordRead, description="a new record", generate_examples=False),
+            **problems(404, 413),
+        },
         summary="Send one record (create or change it) and match it",
     )
     def put_record(
@@ -179,9 +212,9 @@ class RecordController(Controller):
         uow: UoW,
         ctx: Ctx,
         metrics: Metrics,
-        source: FromPath[str],
+        source: SourceCode,
         entity: FromPath[EntityType],
-        source_id: FromPath[str],
+        source_id: SourceId,
         data: RecordBody,
     ) -> Response[RecordRead]:
         """Store a canonical record idempotently and match it in one transaction.
@@ -205,9 +238,9 @@ class RecordController(Controller):
         uow: UoW,
         ctx: Ctx,
         metrics: Metrics,
-        source: FromPath[str],
+        source: SourceCode,
         entity: FromPath[EntityType],
-        source_id: FromPath[str],
+        source_id: SourceId,
     ) -> RecordRead:
         """Store a tombstone: the record leaves its golden record (retired if it was the last)."""
         return service.delete_record(
@@ -227,7 +260,7 @@ class RecordController(Controller):
         settings: NamedDependency[Settings],
         ctx: Ctx,
         metrics: Metrics,
-        source: FromPath[str],
+        source: SourceCode,
         entity: FromPath[EntityType],
         data: BatchBody,
     ) -> BatchRead:
@@ -274,9 +307,7 @@ class GoldenController(Controller):
         )
 
     @get("/{golden_id:int}", sync_to_thread=True, summary="Read a golden record", responses=_READ)
-    def read_golden(
-        self, uow: UoW, caller: Client, golden_id: FromPath[int]
-    ) -> Response[GoldenRead]:
+    def read_golden(self, uow: UoW, caller: Client, golden_id: GoldenId) -> Response[GoldenRead]:
         """A golden record with provenance and cross-reference.
 
         A merged ID answers 200 with the survivor, ``redirected_from`` set to the ID asked for
@@ -296,13 +327,18 @@ class GoldenStewardController(Controller):
     tags = ("golden records",)
     dependencies = _VERSIONED
 
-    @post("/{golden_id:int}/override", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    @post(
+        "/{golden_id:int}/override",
+        sync_to_thread=True,
+        status_code=200,
+        responses=_CHANGE_WITH_BODY,
+    )
     def override(
         self,
         uow: UoW,
         ctx: Ctx,
         expected_version: Version,
-        golden_id: FromPath[int],
+        golden_id: GoldenId,
         data: OverrideBody,
     ) -> Response[GoldenRead]:
         """Pin an attribute to a value (needs ``If-Match``); answers the new version as ETag."""
@@ -322,8 +358,11 @@ class GoldenStewardController(Controller):
         uow: UoW,
         ctx: Ctx,
         expected_version: Version,
-        golden_id: FromPath[int],
-        attribute: FromPath[str],
+        golden_id: GoldenId,
+        attribute: Annotated[
+            str,
+            PathParameter(max_length=100, pattern=NO_NUL, description="the pinned attribute"),
+        ],
     ) -> Response[GoldenRead]:
         """Remove an override (needs ``If-Match``); the survivorship rule applies again."""
         read = service.unpin_attribute(uow, ctx, golden_id, expected_version, attribute)
@@ -334,7 +373,7 @@ class GoldenStewardController(Controller):
         sync_to_thread=True,
         status_code=200,
         summary="Merge golden records",
-        responses=_CHANGE,
+        responses=_CHANGE_WITH_BODY,
     )
     def merge(
         self,
@@ -350,13 +389,18 @@ class GoldenStewardController(Controller):
         read = service.merge_goldens(uow, ctx, data.golden_ids, expected_versions, data.reason)
         return Response(read, headers=etag(read.version))
 
-    @post("/{golden_id:int}/unmerge", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    @post(
+        "/{golden_id:int}/unmerge",
+        sync_to_thread=True,
+        status_code=200,
+        responses=_CHANGE_WITH_BODY,
+    )
     def unmerge(
         self,
         uow: UoW,
         ctx: Ctx,
         expected_version: Version,
-        golden_id: FromPath[int],
+        golden_id: GoldenId,
         data: UnmergeBody,
     ) -> Response[UnmergeRead]:
         """Split a source record off this golden record (needs ``If-Match``)."""
@@ -377,9 +421,9 @@ class XrefController(Controller):
         self,
         uow: UoW,
         caller: Client,
-        source: FromPath[str],
+        source: SourceCode,
         entity: FromPath[EntityType],
-        source_id: FromPath[str],
+        source_id: SourceId,
     ) -> XrefRead:
         """The golden record of a source record and every other system's ID for it."""
         return service.lookup_xref(
@@ -397,7 +441,9 @@ class FeedController(Controller):
     async def feed(
         self,
         uow: UoW,
-        after: Annotated[int, QueryParameter(ge=0, description="last seq already seen")] = 0,
+        after: Annotated[
+            int, QueryParameter(ge=0, le=MAX_ID, description="last seq already seen")
+        ] = 0,
         limit: Limit = 100,
         entity_type: FromQuery[EntityType | None] = None,
         event_type: Annotated[
@@ -437,7 +483,7 @@ class ReviewController(Controller):
         status: FromQuery[ReviewStatus] = "open",
         entity_type: FromQuery[EntityType | None] = None,
         limit: Limit = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_ID)] = 0,
     ) -> ReviewPage:
         """Review tasks with both records and the engine's explanation."""
         return service.list_reviews(
@@ -445,18 +491,23 @@ class ReviewController(Controller):
         )
 
     @get("/{task_id:int}", sync_to_thread=True, summary="Read a review task", responses=_READ)
-    def read_review(self, uow: UoW, task_id: FromPath[int]) -> Response[ReviewTaskRead]:
+    def read_review(self, uow: UoW, task_id: TaskId) -> Response[ReviewTaskRead]:
         """One review task; its version is the ETag to send back when deciding it."""
         read = service.read_review(uow, task_id)
         return Response(read, headers=etag(read.version))
 
-    @post("/{task_id:int}/accept", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    @post(
+        "/{task_id:int}/accept",
+        sync_to_thread=True,
+        status_code=200,
+        responses=_CHANGE_WITH_BODY,
+    )
     def accept(
         self,
         uow: UoW,
         ctx: Ctx,
         expected_version: Version,
-        task_id: FromPath[int],
+        task_id: TaskId,
         data: JSONBody[ReviewDecisionCreate | None] = None,
     ) -> Response[ReviewDecisionRead]:
         """The two records are the same: their golden records merge (needs ``If-Match``)."""
@@ -465,13 +516,18 @@ class ReviewController(Controller):
         )
         return Response(read, headers=etag(read.version))
 
-    @post("/{task_id:int}/reject", sync_to_thread=True, status_code=200, responses=_CHANGE)
+    @post(
+        "/{task_id:int}/reject",
+        sync_to_thread=True,
+        status_code=200,
+        responses=_CHANGE_WITH_BODY,
+    )
     def reject(
         self,
         uow: UoW,
         ctx: Ctx,
         expected_version: Version,
-        task_id: FromPath[int],
+        task_id: TaskId,
         data: JSONBody[ReviewDecisionCreate | None] = None,
     ) -> Response[ReviewDecisionRead]:
         """The records differ: they are never proposed or merged again (needs ``If-Match``)."""
@@ -509,6 +565,8 @@ _TOKEN_PROBLEMS = {
         401: "invalid_client: unknown or revoked client, or a wrong secret",
     }.items()
 }
+# RFC 6749 §5.2: a form the endpoint cannot read is invalid_request, in the OAuth2 shape.
+_TOKEN_ERRORS: ExceptionHandlersMap = {ValidationException: oauth_problem_response}
 # RFC 6749 §5.1: tokens must not be cached.
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -518,13 +576,14 @@ class TokenController(Controller):
 
     path = TOKEN_PATH
     tags = ("authentication",)
+    exception_handlers = _TOKEN_ERRORS
 
     @post(
         "/",
         sync_to_thread=True,
         status_code=200,
         summary="Get an access token (OAuth2 client credentials)",
-        responses={**_TOKEN_PROBLEMS, 429: problems()[429]},
+        responses={**_TOKEN_PROBLEMS, 413: problems(413)[413], 429: problems()[429]},
     )
     def token(
         self,

@@ -107,6 +107,35 @@ def test_the_grant_type_must_be_client_credentials(anonymous: TestClient, uow: U
     assert_oauth_error(anonymous.post(TOKEN, data=password), 400, "unsupported_grant_type")
 
 
+def test_a_form_that_repeats_a_parameter_is_an_invalid_request(
+    anonymous: TestClient, uow: UnitOfWork
+) -> None:
+    # RFC 6749 §3.2: parameters must not repeat; it was a 422 problem, which the RFC has not.
+    client_id, secret = new_client(uow, "admin")
+    form = f"grant_type=client_credentials&client_id={client_id}&client_secret={secret}"
+    repeated = anonymous.post(
+        TOKEN,
+        content=f"{form}&client_secret=again",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    body = assert_oauth_error(repeated, 400, "invalid_request")
+    assert "client_secret" in body["error_description"]
+
+
+def test_a_client_id_the_hub_never_issues_is_an_unknown_client(
+    anonymous: TestClient, uow: UnitOfWork
+) -> None:
+    # A NUL (U+0000) was looked up, and PostgreSQL refused it: a 500 instead of a 401.
+    client_id, secret = new_client(uow, "admin")
+    for garbled in (f"{client_id}\x00", "x" * 1000):
+        form = anonymous.post(TOKEN, data=credentials(garbled, secret))
+        assert_oauth_error(form, 401, "invalid_client")
+        http_basic = anonymous.post(
+            TOKEN, data={"grant_type": "client_credentials"}, headers=basic(garbled, secret)
+        )
+        assert_oauth_error(http_basic, 401, "invalid_client")
+
+
 def test_a_requested_scope_narrows_the_token_and_unheld_ones_are_refused(
     anonymous: TestClient, uow: UnitOfWork
 ) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+import pytest
 from api_support import ACME_CRM, ACME_ERP, GLOBEX, assert_problem, put
 from litestar.testing import TestClient
 
@@ -23,10 +27,36 @@ def test_read_golden_with_provenance_xref_and_etag(client: TestClient) -> None:
         ("crm", "0015A"),
     }
     assert golden["redirected_from"] is None
+    # RFC 3339 moments carry their offset, also where the database keeps none (SQLite).
+    assert datetime.fromisoformat(golden["updated_at"]).utcoffset() is not None
+    assert all(
+        datetime.fromisoformat(x["linked_at"]).utcoffset() is not None for x in golden["xref"]
+    )
 
 
 def test_unknown_golden_is_a_404_problem(client: TestClient) -> None:
     assert_problem(client.get("/v1/golden/999999"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/v1/golden/0", "golden_id"),
+        (f"/v1/golden/{2**63}", "golden_id"),
+        (f"/v1/golden/{2**63}/hierarchy", "golden_id"),
+        (f"/v1/review/{2**63}", "task_id"),
+        (f"/v1/review?offset={2**63}", "offset"),
+        (f"/v1/feed?after={2**63}", "after"),
+        ("/v1/golden?after=%C3%A9", "after"),
+    ],
+)
+def test_numbers_no_bigint_holds_and_foreign_cursors_are_422_problems(
+    client: TestClient, url: str, field: str
+) -> None:
+    # IDs and sequence numbers are BIGINT: the drivers refused larger ones (a 500); a cursor
+    # that is not ASCII failed to decode with an error the service did not expect.
+    problem = assert_problem(client.get(url), 422, "invalid_input")
+    assert [e["field"] for e in problem["errors"]] == [field]
 
 
 def _merge(client: TestClient, *ids: int) -> tuple[int, dict[str, str]]:
@@ -136,6 +166,28 @@ def test_override_and_unpin_with_if_match(client: TestClient) -> None:
     assert unpinned.status_code == 200
     assert unpinned.json()["attributes"]["legal_name"] == "Acme Werkzeuge GmbH"
     assert unpinned.headers["etag"] == '"3"'
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/{}/override", {"attribute": "legal_name", "value": "Acme\x00"}, "value"),
+        ("/{}/override", {"attribute": "tags", "value": [1, 2**64]}, "value.1"),
+        ("/{}/override", {"attribute": "legal_name", "value": "A", "reason": "\x00"}, "reason"),
+        ("/{}/unmerge", {"source": "erp", "source_id": "100\x00"}, "source_id"),
+        ("/merge", {"golden_ids": [1, 2**63]}, "golden_ids.1"),
+    ],
+)
+def test_steward_changes_the_database_cannot_hold_are_422_problems(
+    client: TestClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    gid = put(client, "erp", "100", ACME_ERP)["golden_id"]
+    versions = '"1", "1"' if path == "/merge" else '"1"'
+    response = client.post(
+        "/v1/golden" + path.format(gid), json=body, headers={"If-Match": versions}
+    )
+    problem = assert_problem(response, 422, "invalid_input")
+    assert [e["field"] for e in problem["errors"]] == [field]
 
 
 def test_unmerge_splits_a_record_off(client: TestClient) -> None:

@@ -279,6 +279,8 @@ def test_unknown_ids_and_products_are_404_problems(client: TestClient) -> None:
         ({"relation": "married_to"}, "relation"),
         ({"depth": 0}, "depth"),
         ({"as_of": "last tuesday"}, "as_of"),
+        # In UTC this is the year 10000, past what a datetime holds.
+        ({"as_of": "9999-12-31T23:00:00-02:00"}, "as_of"),
     ],
 )
 def test_invalid_options_are_422_problems_naming_the_field(

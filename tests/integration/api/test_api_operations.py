@@ -81,6 +81,14 @@ def test_openapi_document_describes_v1_with_examples(client: TestClient) -> None
         assert path in paths, sorted(paths)
     components = schema["components"]["schemas"]
     assert {"GoldenRead", "GoldenPage", "BatchCreate", "RecordRead"} <= set(components)
+    # Only the API: the schema's own pages (Swagger UI, …) are no operations of it.
+    assert not [path for path in paths if path.startswith("/schema")]
+    put = paths["/v1/sources/{source}/records/{entity}/{source_id}"]["put"]
+    assert {"200", "201", "422"} <= set(put["responses"])
+    assert "503" in paths["/ready"]["get"]["responses"]
+    scrape = paths["/metrics"]["get"]["responses"]
+    assert set(scrape) == {"200"}
+    assert set(scrape["200"]["content"]) == {"text/plain", "application/openmetrics-text"}
     override = paths["/v1/golden/{golden_id}/override"]["post"]
     assert "ACME Werkzeuge GmbH & Co." in str(override["requestBody"])
     assert "412" in override["responses"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from api_support import ACME_CRM, ACME_ERP, GLOBEX, MAX_BATCH, assert_problem, put
 from litestar.testing import TestClient
 from sqlalchemy import select
@@ -100,6 +101,48 @@ def test_batch_lands_valid_records_and_rejects_the_others_with_reasons(
     assert "a customer needs a name" in results[2]["errors"][0]["message"]
     assert results[3]["errors"][0]["field"] == "source_id"
     assert client.get("/v1/xref/erp/customer/200").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("source_id", "body", "field"),
+    [
+        ("1", {**ACME_ERP, "legal_name": "Acme\x00"}, "legal_name"),
+        ("1", {**ACME_ERP, "notes": [{"n\x00": 1}]}, "notes.0.n\\u0000"),
+        ("1", {**ACME_ERP, "employees": 2**64}, "employees"),
+        ("x" * 201, ACME_ERP, "source_id"),
+        ("%00", ACME_ERP, "source_id"),
+    ],
+)
+def test_what_the_database_cannot_hold_is_a_422_problem(
+    client: TestClient, source_id: str, body: dict[str, Any], field: str
+) -> None:
+    # PostgreSQL refuses NUL (U+0000) in text and jsonb, JSON columns hold 64-bit integers and
+    # a source ID fits 200 characters: each was a 500 (a failed write) on one database or both.
+    response = client.put(URL.format("erp", source_id), json=body)
+    problem = assert_problem(response, 422, "invalid_input")
+    assert [e["field"] for e in problem["errors"]] == [field]
+
+
+def test_a_batch_rejects_the_records_the_database_cannot_hold(client: TestClient) -> None:
+    records: list[dict[str, Any]] = [
+        {"source_id": "200", **GLOBEX},
+        {"source_id": "100", **ACME_ERP, "legal_name": "Acme\x00"},
+        {"source_id": "x" * 201, **ACME_ERP},
+        {"source_id": "101", **ACME_ERP, "employees": -(2**63) - 1},
+        {"source_id": [0] * 100},
+    ]
+    response = client.post("/v1/sources/erp/records/customer", json={"records": records})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["accepted"], body["unchanged"], body["rejected"]) == (1, 0, 4)
+    # A source ID its column cannot hold is not kept: the position names the record.
+    assert [(r["source_id"], [e["field"] for e in r["errors"]]) for r in body["results"]] == [
+        ("200", []),
+        ("100", ["legal_name"]),
+        (None, ["source_id"]),
+        ("101", ["employees"]),
+        (None, ["source_id"]),
+    ]
 
 
 def test_batch_larger_than_the_limit_is_refused_whole(client: TestClient) -> None:
