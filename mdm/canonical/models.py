@@ -105,6 +105,9 @@ Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None
 LongText = Annotated[str, StringConstraints(max_length=MAX_LONG_TEXT)] | None
 Code = Annotated[str, StringConstraints(max_length=32)] | None
 RequiredText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+# A source record's ID fits its column (source_record.source_id).
+MAX_SOURCE_ID = 200
+SourceId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SOURCE_ID)]
 CountryCode = Annotated[str | None, AfterValidator(lambda v: None if v is None else _country(v))]
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 
@@ -150,7 +153,7 @@ class ParentRef(_Canonical):
     """A reference to a parent account, by its ID in the same (or a named) source system."""
 
     relation: RelationType
-    source_id: RequiredText
+    source_id: SourceId
     source: Text = Field(default=None, description="source system code; default the same source")
 
 
@@ -158,7 +161,7 @@ class Customer(_Canonical):
     """A customer or party as one source system knows it."""
 
     entity_type: Literal["customer"] = "customer"
-    source_id: RequiredText
+    source_id: SourceId
     legal_name: Text = None
     trading_name: Text = None
     first_name: Text = None
@@ -191,7 +194,7 @@ class Product(_Canonical):
     """A product or item as one source system knows it."""
 
     entity_type: Literal["product"] = "product"
-    source_id: RequiredText
+    source_id: SourceId
     sku: Text = None
     gtin: Code = None
     mpn: Text = None

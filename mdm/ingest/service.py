@@ -30,7 +30,7 @@ import orjson
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from mdm.canonical.models import EntityType
+from mdm.canonical.models import MAX_SOURCE_ID, EntityType
 from mdm.database import (
     JsonText,
     UnitOfWork,
@@ -54,7 +54,15 @@ TOMBSTONE_HASH = hashlib.sha256(b"deleted").hexdigest()
 def _encode(value: dict[str, Any] | None) -> JsonText | None:
     if value is None:
         return None
-    return JsonText(orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    # The raw payload is kept as received, but jsonb refuses NUL: it becomes U+FFFD there (a
+    # NUL in a mapped field rejects the record, see mdm.canonical.storable).
+    return JsonText(text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text)
+
+
+def _storable_text(text: str | None) -> str | None:
+    # PostgreSQL text refuses NUL; a rejected row's raw input keeps everything else.
+    return None if text is None else text.replace("\x00", "\ufffd")
 
 
 @dataclass(slots=True)
@@ -335,9 +343,12 @@ def reject_records(
                 {
                     "batch_id": batch_id,
                     "position": r.position,
-                    "source_id": r.source_id,
+                    # An ID too long for its column is kept in the raw input only.
+                    "source_id": None
+                    if r.source_id is not None and len(r.source_id) > MAX_SOURCE_ID
+                    else _storable_text(r.source_id),
                     "errors": r.errors,
-                    "raw": r.raw,
+                    "raw": _storable_text(r.raw),
                 }
                 for r in rejections
             ],

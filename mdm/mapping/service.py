@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from mdm.canonical.models import EntityType, model_for
+from mdm.canonical.models import MAX_SOURCE_ID, EntityType, model_for
+from mdm.canonical.storable import unstorable_json
 from mdm.errors import MappingError
 from mdm.mapping.models import EntityMapping, FieldRule, SourceMapping
 from mdm.mapping.transforms import Transform, TransformError, compile_transform
@@ -246,8 +247,11 @@ class CompiledEntityMapping:
         source_id = None if _blank(raw_id) else str(_first(raw_id)).strip()
         if source_id is None:
             return MappedRecord(None, errors=[FieldError("id", "the source ID is missing")])
-        if len(source_id) > 200:
-            return MappedRecord(None, errors=[FieldError("id", "the source ID is too long")])
+        if len(source_id) > MAX_SOURCE_ID:
+            return MappedRecord(
+                None,
+                errors=[FieldError("id", f"the source ID is too long (at most {MAX_SOURCE_ID})")],
+            )
         if self._deleted_get is not None:
             flag = self._deleted_get(row)
             if not _blank(flag) and str(flag).strip().casefold() in self._deleted_values:
@@ -273,7 +277,7 @@ class CompiledEntityMapping:
             model = self.model.model_validate(_finish(record))
         except ValidationError as exc:
             return MappedRecord(source_id, errors=_validation_errors(exc))
-        return MappedRecord(source_id, canonical_json=model.model_dump_json(exclude_none=True))
+        return _storable(source_id, model.model_dump_json(exclude_none=True))
 
 
 def validate_canonical(entity_type: EntityType, data: Mapping[str, Any]) -> MappedRecord:
@@ -289,7 +293,14 @@ def validate_canonical(entity_type: EntityType, data: Mapping[str, Any]) -> Mapp
         return MappedRecord(
             None if _blank(source_id) else str(source_id), errors=_validation_errors(exc)
         )
-    return MappedRecord(model.source_id, canonical_json=model.model_dump_json(exclude_none=True))
+    return _storable(model.source_id, model.model_dump_json(exclude_none=True))
+
+
+def _storable(source_id: str | None, canonical_json: str) -> MappedRecord:
+    """The mapped record, or its rejection if the database could not store it (NUL, 2**64)."""
+    if found := unstorable_json(canonical_json):
+        return MappedRecord(source_id, errors=[FieldError(e["field"], e["message"]) for e in found])
+    return MappedRecord(source_id, canonical_json=canonical_json)
 
 
 def parse_mapping(document: Mapping[str, Any], origin: str) -> SourceMapping:

@@ -215,3 +215,25 @@ def test_special_characters_round_trip(uow: UnitOfWork, tmp_path: Path) -> None:
     assert head.canonical["legal_name"] == name
     assert version.raw is not None
     assert version.raw["name"] == name
+
+
+def test_what_the_database_cannot_store_is_rejected_by_field(
+    uow: UnitOfWork, tmp_path: Path
+) -> None:
+    long_id = "L" * 250
+    body = (
+        HEADER
+        + "1,Acme\x00 GmbH,Hauptstr. 1,Berlin,DE,,\n"  # NUL: PostgreSQL text refuses it
+        + f"{long_id},Globex Ltd,1 Rd,Leeds,GB,,\n"  # longer than the source ID column
+        + "3,Umbrella plc,2 Rd,Leeds,GB,,\n"
+    )
+    result = load(uow, write(tmp_path, "unstorable.csv", body))
+    assert (result.counts.new, result.counts.rejected) == (1, 2)
+    with uow.session() as s:
+        stored = dict(s.execute(select(RejectedRecord.position, RejectedRecord.errors)).all())
+        ids = set(s.scalars(select(SourceRecord.source_id)))
+    assert ids == {"3"}
+    assert stored[2] == [{"field": "legal_name", "message": "text must not contain NUL (U+0000)"}]
+    # The mapping's ID column is named as the source calls it.
+    assert stored[3][0]["field"] == "id"
+    assert "at most 200" in stored[3][0]["message"]

@@ -42,9 +42,9 @@ from mdm.api.v1.match_schemas import (
     MatchQueryRead,
     MatchThresholdsRead,
 )
-from mdm.api.v1.service import unstorable_fields
 from mdm.canonical.flatten import flatten
 from mdm.canonical.models import EntityType
+from mdm.canonical.storable import unstorable_fields
 from mdm.database import UnitOfWork, id_in
 from mdm.errors import ConflictError, InvalidInputError
 from mdm.golden.models import GoldenMember, GoldenRecord

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from mdm.canonical.models import MAX_SOURCE_ID
+
 RecordStatus = Literal["new", "changed", "unchanged", "deleted", "rejected"]
 
 # IDs and sequence numbers are 64-bit integers (BIGINT): a larger number names nothing, and
@@ -20,8 +22,6 @@ MAX_ID = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
 # A source system's code, as `mdm.mapping.models.SourceInfo` defines it.
 SOURCE_CODE = r"^[a-z][a-z0-9_]{1,39}$"
-# A source record's ID fits its column (source_record.source_id).
-MAX_SOURCE_ID = 200
 
 
 def in_utc(moment: datetime) -> datetime:

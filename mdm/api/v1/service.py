@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session
 
 from mdm.api.metrics import ApiMetrics
 from mdm.api.v1.schemas import (
-    MAX_SOURCE_ID,
     BatchItemRead,
     BatchRead,
     EventRead,
@@ -53,7 +52,8 @@ from mdm.api.v1.schemas import (
     XrefEntryRead,
     XrefRead,
 )
-from mdm.canonical.models import EntityType
+from mdm.canonical.models import MAX_SOURCE_ID, EntityType
+from mdm.canonical.storable import unstorable_fields
 from mdm.clients.scopes import split_scopes
 from mdm.clients.service import authenticate_client, grant_scopes, mint_token, shared_with
 from mdm.database import UnitOfWork, id_in
@@ -82,44 +82,6 @@ from mdm.stewardship.models import MatchCandidate
 FEED_POLL_SECONDS = 0.5
 # What `encode_cursor` encodes: "g" and a golden ID (ASCII digits, no more than a BIGINT has).
 _CURSOR = re.compile(r"g([0-9]{1,18})")
-
-
-# --- what the database can store ----------------------------------------------------------
-
-_NUL = "\x00"
-_INT64 = range(-(2**63), 2**63)
-
-
-def _field(parent: str, key: object) -> str:
-    # Named without the NUL a key may hold: field names are shown, and kept with rejections.
-    name = str(key).replace(_NUL, "\\u0000")
-    return f"{parent}.{name}" if parent else name
-
-
-def unstorable_fields(value: Any, field: str = "") -> list[dict[str, str]]:
-    r"""Where a JSON value holds what the database cannot store, as ``{field, message}``.
-
-    PostgreSQL's text and jsonb refuse NUL (U+0000) and JSON columns hold integers of 64 bits:
-    a body that breaks either is invalid input, never a failed write.
-
-    >>> [e["field"] for e in unstorable_fields({"name": "A\x00B", "ids": [7, 2**64]})]
-    ['name', 'ids.1']
-    """
-    errors: list[dict[str, str]] = []
-    if isinstance(value, str) and _NUL in value:
-        errors.append({"field": field, "message": "text must not contain NUL (U+0000)"})
-    elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
-        errors.append({"field": field, "message": "integers must fit in 64 bits"})
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            name = _field(field, key)
-            if _NUL in str(key):
-                errors.append({"field": name, "message": "names must not contain NUL (U+0000)"})
-            errors.extend(unstorable_fields(item, name))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            errors.extend(unstorable_fields(item, _field(field, index)))
-    return errors
 
 
 def _too_long(source_id: str) -> list[dict[str, str]]:
@@ -316,7 +278,7 @@ def _raw_text(record: Mapping[str, Any]) -> str:
 def _kept_source_id(value: object) -> str | None:
     """A rejected record's source ID, kept with it when its column can hold it."""
     text = "" if value is None else str(value)
-    if not text.strip() or len(text) > MAX_SOURCE_ID or _NUL in text:
+    if not text.strip() or len(text) > MAX_SOURCE_ID or "\x00" in text:
         return None
     return text
 

@@ -39,7 +39,6 @@ from mdm.api.problems import oauth_problem_response
 from mdm.api.v1 import service
 from mdm.api.v1.schemas import (
     MAX_ID,
-    MAX_SOURCE_ID,
     NO_NUL,
     SOURCE_CODE,
     BatchCreate,
@@ -62,7 +61,7 @@ from mdm.api.v1.schemas import (
     UnmergeRead,
     XrefRead,
 )
-from mdm.canonical.models import EntityType
+from mdm.canonical.models import MAX_SOURCE_ID, EntityType
 from mdm.database import UnitOfWork
 from mdm.outbox.service import ChangeContext
 from mdm.settings import Settings
