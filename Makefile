@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export MDM_DATABASE_URL ?= sqlite:///var/mdm.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/mdm_check
 
-.PHONY: help install run load serve test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-samples bench-scale bench-hub bench-hierarchy clean
+.PHONY: help install run load serve test unit integration lint format typecheck contracts migrations-check bench-ingest bench-quality bench-samples bench-scale bench-hub bench-hierarchy bench-api clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -88,3 +88,7 @@ bench-hierarchy: install ## 1.1M accounts in hierarchies: build time and query l
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+
+bench-api: install ## the HTTP API under load over 1M golden records (mdm serve --workers 2, 8 clients)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/api.py
