@@ -664,8 +664,9 @@ def _match_chunk(
     # A new golden record made of this chunk's records only is built from the rows in hand
     # (one insert with its attributes); any other starts empty and is recomputed.
     by_id = {p[0]: p for p in live}
-    direct = [g for g in new_needed if all(int(n[2:]) in by_id for n in g)]
-    direct_set = {id(g) for g in direct}
+    reuse = _kept_goldens(session, new_needed, former)
+    direct = [g for g in new_needed if id(g) not in reuse and all(int(n[2:]) in by_id for n in g)]
+    direct_set = {id(g) for g in direct} | set(reuse)
     created = create_golden_records(
         session,
         entity_type,
@@ -689,7 +690,11 @@ def _match_chunk(
     for group in groups:
         goldens = sorted(int(n[2:]) for n in group if n.startswith("g:"))
         records = [int(n[2:]) for n in group if n.startswith("r:")]
-        if not goldens:
+        if not goldens and id(group) in reuse:
+            target = reuse[id(group)]
+            reason = "auto"
+            touched.add(target)
+        elif not goldens:
             summary.new_goldens += 1
             reason = "new"
             if id(group) in created_ids:
@@ -746,6 +751,36 @@ def _match_chunk(
     if hierarchies and entity_type == "customer":
         sync_hierarchy(session, touched | fresh, ctx)
     return model
+
+
+def _kept_goldens(
+    session: Session, new_groups: Sequence[Sequence[str]], former: Mapping[int, int]
+) -> dict[int, int]:
+    """New clusters that keep the golden record their records left (by ``id()`` of the group).
+
+    A changed record that was alone in its golden record, and still matches nothing, keeps
+    that golden record: no new ID that would at once be merged back, no redirect left behind.
+    It holds for a cluster whose records all came from one golden record that has no other
+    member left.
+    """
+    if not former:
+        return {}
+    still_held = set(
+        session.scalars(
+            select(GoldenMember.golden_id).where(
+                id_in(GoldenMember.golden_id, sorted(set(former.values())), session)
+            )
+        )
+    )
+    kept: dict[int, int] = {}
+    for group in new_groups:
+        olds = {former.get(int(node[2:])) for node in group}
+        if len(olds) != 1:
+            continue
+        (gid,) = olds
+        if gid is not None and gid not in still_held and gid not in kept.values():
+            kept[id(group)] = gid
+    return kept
 
 
 def _merge_emptied(

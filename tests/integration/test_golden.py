@@ -342,6 +342,23 @@ def test_changed_record_that_stays_only_updates_its_golden_record(
     assert news[0].payload["changed"] == ["phones"]
 
 
+def test_a_changed_record_alone_in_its_golden_record_keeps_it(
+    session: Session, hub: Ingest
+) -> None:
+    # Before: the record left its golden record, got a new one, and the old one was merged
+    # into it: a new ID and a redirect for a mere phone change.
+    hub("erp", {"100": ACME_ERP})
+    gid = golden_id(session, "erp", "100")
+    after = max(e.seq for e in events(session))
+    hub("erp", {"100": {**ACME_ERP, "phones": ["+49 30 999000"]}})
+    assert golden_id(session, "erp", "100") == gid
+    golden = session.get(GoldenRecord, gid)
+    assert (golden.status, golden.version) == ("active", 2)
+    assert "+4930999000" in golden.attributes["phones"]
+    assert [e.event_type for e in events(session, after)] == ["golden.updated"]
+    assert session.scalar(select(func.count()).select_from(GoldenRecord)) == 1
+
+
 def test_golden_records_created_in_worker_processes_equal_those_created_in_one(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
