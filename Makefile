@@ -84,7 +84,7 @@ bench-hub: install ## 1M customers loaded end to end into PostgreSQL, against Sp
 	$(BIN)/python benchmarks/hub_load.py
 
 bench-hierarchy: install ## 1.1M accounts in hierarchies: build time and query latencies
-	$(BIN)/python benchmarks/hierarchy.py
+	$(BIN)/python benchmarks/hierarchy_queries.py
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

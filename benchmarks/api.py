@@ -892,8 +892,8 @@ def measure(args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Seed the database (unless --skip-build), serve the API and load it."""
-    # Run as a script, this file's folder comes first on the path, and benchmarks/hierarchy.py
-    # would hide the `hierarchy` library.
+    # Run as a script, this file's folder comes first on the path, where a script named like
+    # one of the hub's packages would hide it.
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -8,8 +8,8 @@ most 990 nodes. The reads are the hub's own service functions (`descendants`, `a
 `rollup`), each one recursive query. Target: p99 at most 20 ms for a subtree of up to 1,000
 nodes.
 
-    python benchmarks/hierarchy.py [--legal-entities 100000] [--queries 1000] [--url URL]
-    python benchmarks/hierarchy.py --skip-build  # measure again, on the database built
+    python benchmarks/hierarchy_queries.py [--legal-entities 100000] [--queries 1000] [--url URL]
+    python benchmarks/hierarchy_queries.py --skip-build  # measure again, on the database built
 """
 
 from __future__ import annotations
