@@ -1185,3 +1185,47 @@ def _thaw_value(value: Any) -> Any:
     if isinstance(value, float) and value != value:  # noqa: PLR0124 - NaN
         return None
     return value
+
+
+def trim_value_caches(max_entries: int) -> int:
+    """Empty each cache of standardised values holding more than ``max_entries``; count them.
+
+    A batch wants the caches large (values repeat across a million records); a long-running
+    process that standardises a record at a time would otherwise grow each of them up to
+    2**20 values. Lookup tables (countries, dialling codes, tax-ID modules) are kept.
+
+    >>> _ = phone("030 1234567", "DE")
+    >>> trim_value_caches(0) >= 1, phone.cache_info().currsize
+    (True, 0)
+    """
+    from matching.blocking import key_values
+
+    trimmed = 0
+    for cached in (*_VALUE_CACHES, key_values):
+        if cached.cache_info().currsize > max_entries:
+            cached.cache_clear()
+            trimmed += 1
+    return trimmed
+
+
+_VALUE_CACHES = (
+    fold_text,
+    company_name,
+    person_name,
+    address,
+    postal_code,
+    _phone_fast,
+    phone,
+    email,
+    website,
+    tax_id,
+    _validated_tax_id,
+    duns,
+    gtin,
+    part_number,
+    extract_part_numbers,
+    date,
+    identifier,
+    title,
+    title_numbers,
+)

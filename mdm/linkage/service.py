@@ -57,6 +57,7 @@ from matching import (
     standardise_record,
     train,
 )
+from matching.standardisation import trim_value_caches
 from mdm.canonical.flatten import flatten
 from mdm.database import (
     UnitOfWork,
@@ -283,6 +284,8 @@ def _store_features(
     )
 
 
+# The most standardised values a cache keeps in a process that matches a record at a time.
+SERVER_VALUE_CACHE = 50_000
 # Up to this many records, a match standardises record by record (no batch set-up).
 FEW_RECORDS = 20
 # Up to this many keys, holders are read key by key with a limit (one UNION ALL statement);
@@ -490,6 +493,9 @@ def match_pending(
             .where(id_in(SourceRecord.id, [p[0] for p in pending], session))
             .values(matched_version=SourceRecord.version)
         )
+    if record_ids is not None:
+        # A server matching a record at a time: keep the value caches bounded.
+        trim_value_caches(SERVER_VALUE_CACHE)
     return summary
 
 

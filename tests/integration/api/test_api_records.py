@@ -238,3 +238,16 @@ def test_a_concurrent_write_of_the_same_key_is_a_conflict(
     monkeypatch.setattr(service, "ingest_batch", collide)
     response = client.put(URL.format("erp", "100"), json=ACME_ERP)
     assert_problem(response, 409, "conflict")
+
+
+def test_matching_a_record_at_a_time_keeps_the_value_caches_bounded(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matching.standardisation import company_name
+    from mdm.linkage import service as linkage
+
+    put(client, "erp", "100", ACME_ERP)
+    assert company_name.cache_info().currsize > 0
+    monkeypatch.setattr(linkage, "SERVER_VALUE_CACHE", 0)
+    put(client, "crm", "0015A", ACME_CRM)
+    assert company_name.cache_info().currsize == 0
