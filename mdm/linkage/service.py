@@ -666,53 +666,49 @@ def _match_chunk(
     result = cluster(nodes, links, cannot_link=cannot, thresholds=spec.thresholds)
 
     groups = result.clusters()
-    new_needed = [g for g in groups if not any(n.startswith("g:") for n in g)]
-    # A new golden record made of this chunk's records only is built from the rows in hand
-    # (one insert with its attributes); any other starts empty and is recomputed.
+    # The golden record of each cluster without one (by position in `groups`): the one its
+    # records left, if they were alone there; else a new one, built from the rows in hand
+    # when they are all this chunk's (one insert with its attributes), else empty and
+    # recomputed below.
+    new_needed = {i: g for i, g in enumerate(groups) if not any(n.startswith("g:") for n in g)}
     by_id = {p[0]: p for p in live}
-    reuse = _kept_goldens(session, new_needed, former)
-    direct = [g for g in new_needed if id(g) not in reuse and all(int(n[2:]) in by_id for n in g)]
-    direct_set = {id(g) for g in direct} | set(reuse)
+    kept = _kept_goldens(session, new_needed, former)
+    direct = [
+        i for i, g in new_needed.items() if i not in kept and all(int(n[2:]) in by_id for n in g)
+    ]
     created = create_golden_records(
         session,
         entity_type,
         [
             [
                 Member(rid, r[1], r[4], r[5], r[6], r[2] or {})
-                for rid, r in ((int(n[2:]), by_id[int(n[2:])]) for n in sorted(g))
+                for rid, r in ((int(n[2:]), by_id[int(n[2:])]) for n in sorted(new_needed[i]))
             ]
-            for g in direct
+            for i in direct
         ],
         ctx,
         workers=workers,
     )
-    created_ids = dict(zip((id(g) for g in direct), created, strict=True))
-    empty_ids = iter(
-        create_goldens(session, entity_type, sum(1 for g in new_needed if id(g) not in direct_set))
-    )
+    fresh = set(created)  # created complete: nothing to recompute
+    built = set(direct)
+    empty = [i for i in new_needed if i not in kept and i not in built]
+    target_of = {
+        **kept,
+        **dict(zip(direct, created, strict=True)),
+        **dict(zip(empty, create_goldens(session, entity_type, len(empty)), strict=True)),
+    }
+    summary.new_goldens += len(direct) + len(empty)
     planned: list[Link] = []
     cluster_golden: dict[str, int] = {}
-    fresh: set[int] = set()  # created complete above: nothing to recompute
-    for group in groups:
+    for i, group in enumerate(groups):
         goldens = sorted(int(n[2:]) for n in group if n.startswith("g:"))
         records = [int(n[2:]) for n in group if n.startswith("r:")]
-        if not goldens and id(group) in reuse:
-            target = reuse[id(group)]
-            reason = "auto"
-            touched.add(target)
-        elif not goldens:
-            summary.new_goldens += 1
-            reason = "new"
-            if id(group) in created_ids:
-                target = created_ids[id(group)]
-                fresh.add(target)
-            else:
-                target = next(empty_ids)
-                touched.add(target)
+        if not goldens:
+            target = target_of[i]
+            reason = "auto" if i in kept else "new"
         elif len(goldens) == 1:
             target = goldens[0]
             reason = "auto"
-            touched.add(target)
         else:
             target = merge(
                 session,
@@ -724,6 +720,7 @@ def _match_chunk(
             )
             summary.merged_goldens += len(goldens) - 1
             reason = "auto"
+        if target not in fresh:
             touched.add(target)
         for member in group:
             cluster_golden[member] = target
@@ -760,9 +757,9 @@ def _match_chunk(
 
 
 def _kept_goldens(
-    session: Session, new_groups: Sequence[Sequence[str]], former: Mapping[int, int]
+    session: Session, new_groups: Mapping[int, Sequence[str]], former: Mapping[int, int]
 ) -> dict[int, int]:
-    """New clusters that keep the golden record their records left (by ``id()`` of the group).
+    """Clusters (by key in ``new_groups``) that keep the golden record their records left.
 
     A changed record that was alone in its golden record, and still matches nothing, keeps
     that golden record: no new ID that would at once be merged back, no redirect left behind.
@@ -779,13 +776,13 @@ def _kept_goldens(
         )
     )
     kept: dict[int, int] = {}
-    for group in new_groups:
+    for key, group in new_groups.items():
         olds = {former.get(int(node[2:])) for node in group}
         if len(olds) != 1:
             continue
         (gid,) = olds
         if gid is not None and gid not in still_held and gid not in kept.values():
-            kept[id(group)] = gid
+            kept[key] = gid
     return kept
 
 
