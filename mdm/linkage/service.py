@@ -202,6 +202,24 @@ def _thaw(value: Any) -> Any:
     return tuple(_thaw(v) for v in value) if isinstance(value, list) else value
 
 
+def stored_features(features: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored match features as the matching library made them (JSON lists back to tuples)."""
+    return {k: _thaw(v) for k, v in features.items()}
+
+
+# Blocking keys are stored as "rule:key", cut to the column's width.
+KEY_WIDTH = 300
+
+
+def stored_key(rule: str, key: str) -> str:
+    """A blocking key as the ``blocking_key`` table holds it.
+
+    >>> stored_key("phone", "+49301234567")
+    'phone:+49301234567'
+    """
+    return f"{rule}:{key}"[:KEY_WIDTH]
+
+
 @lru_cache(maxsize=4)
 def _feature_columns(entity_type: str) -> tuple[str, ...]:
     """Every column the specification's standardisers produce (stored features omit blanks)."""
@@ -209,7 +227,7 @@ def _feature_columns(entity_type: str) -> tuple[str, ...]:
 
 
 def _features_frame(rows: Sequence[dict[str, Any]], entity_type: str) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records([{k: _thaw(v) for k, v in r.items()} for r in rows])
+    frame = pd.DataFrame.from_records([stored_features(r) for r in rows])
     # A field no stored record has is still a column, as standardise() would have made it.
     for column in _feature_columns(entity_type):
         if column not in frame.columns:
@@ -268,8 +286,8 @@ def _store_features(
     keys: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     for rid, std in zip(record_ids, records, strict=True):
-        for rule, key in blocking_keys({k: _thaw(v) for k, v in std.items()}, spec):
-            text_key = f"{rule}:{key}"[:300]
+        for rule, key in blocking_keys(stored_features(std), spec):
+            text_key = stored_key(rule, key)
             if (text_key, rid) not in seen:
                 seen.add((text_key, rid))
                 keys.append({"entity_type": entity_type, "key": text_key, "source_record_id": rid})

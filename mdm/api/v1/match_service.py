@@ -49,14 +49,18 @@ from mdm.database import UnitOfWork, id_in
 from mdm.errors import ConflictError, InvalidInputError
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.linkage.models import MatchFeatures
-from mdm.linkage.service import active_model_version, key_holders, spec_for
+from mdm.linkage.service import (
+    active_model_version,
+    key_holders,
+    spec_for,
+    stored_features,
+    stored_key,
+)
 from mdm.mapping.service import validate_canonical
 from mdm.sources.models import SourceRecord, SourceSystem
 
 # The query's ID in explanations (``left_id``) and its source ID when the body has none.
 QUERY_ID = "query"
-# Blocking keys are stored as "rule:key", cut to the column's width (as the hub stores them).
-KEY_WIDTH = 300
 
 # Where a golden record's name is: a company, a person (first and last name), a product.
 _NAME_ATTRIBUTES = ("legal_name", "trading_name", "first_name", "last_name", "name")
@@ -89,7 +93,7 @@ def _query_record(entity: EntityType, body: Mapping[str, Any]) -> dict[str, Any]
 def _query_keys(std: Mapping[str, Any], spec: MatchSpec) -> dict[str, int]:
     """The query's stored-form blocking keys, each with its rule's cap."""
     caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
-    return {f"{rule}:{key}"[:KEY_WIDTH]: caps[rule] for rule, key in blocking_keys(std, spec)}
+    return {stored_key(rule, key): caps[rule] for rule, key in blocking_keys(std, spec)}
 
 
 def _holders(
@@ -105,11 +109,6 @@ def _holders(
     capped = [key for key, ids in found.items() if len(ids) >= keys[key]]
     holders = {rid for key, ids in found.items() if key not in capped for rid in ids}
     return holders, capped
-
-
-def _thaw(value: Any) -> Any:
-    # Stored features went through JSON, which turned the library's tuples into lists.
-    return tuple(_thaw(v) for v in value) if isinstance(value, list) else value
 
 
 def _candidates(
@@ -133,7 +132,7 @@ def _candidates(
         .where(id_in(MatchFeatures.source_record_id, sorted(record_ids), session))
         .order_by(MatchFeatures.source_record_id)
     ).all()
-    features = [{**{k: _thaw(v) for k, v in f.items()}, "id": str(rid)} for rid, f, _, _, _ in rows]
+    features = [{**stored_features(f), "id": str(rid)} for rid, f, _, _, _ in rows]
     golden_of = {str(rid): int(gid) for rid, _, gid, _, _ in rows}
     records = {
         str(rid): MatchedRecordRead(source_record_id=rid, source=code, source_id=sid)
