@@ -255,17 +255,13 @@ def _batch_item(
     entity: EntityType, record: Mapping[str, Any], position: int
 ) -> Candidate | Rejection:
     """A record of a batch as the ingest takes it: valid, or rejected with every reason."""
-    source_id = record.get("source_id")
-    errors = unstorable_fields(record)
-    if not errors:
-        mapped = validate_canonical(entity, record)
-        errors = [e.as_dict() for e in mapped.errors]
-        if mapped.ok:
-            assert mapped.source_id is not None  # ok implies a source ID
-            errors = _too_long(mapped.source_id)
-            if not errors:
-                return Candidate(mapped.source_id, mapped.canonical, dict(record), position)
-    return Rejection(errors, _raw_text(record), position, _kept_source_id(source_id))
+    # Validation covers what the database cannot store too (mdm.canonical.storable).
+    mapped = validate_canonical(entity, record)
+    if mapped.ok:
+        assert mapped.source_id is not None  # ok implies a source ID
+        return Candidate(mapped.source_id, mapped.canonical, dict(record), position)
+    errors = [e.as_dict() for e in mapped.errors]
+    return Rejection(errors, _raw_text(record), position, _kept_source_id(record.get("source_id")))
 
 
 def _raw_text(record: Mapping[str, Any]) -> str:
