@@ -1,8 +1,12 @@
 """Writing events to the outbox and reading the change feed.
 
 `emit` is called inside the transaction of the change it describes: the change and its events
-commit together or not at all. It takes the ``outbox_head`` row lock, so concurrent writers
-hand out sequence numbers one after the other and in commit order.
+commit together or not at all. The events wait in the session until just before it commits;
+then `write_pending` takes the ``outbox_head`` row lock, numbers them and inserts them. So the
+lock is held only from that moment to the commit, not through the whole change (a request
+that matches a record for 20 ms does not hold every other writer up for 20 ms), and sequence
+numbers follow commit order. Reading the feed through the same session writes its pending
+events first, as a query flushes pending rows (`_write_before_reading`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from mdm.database import bulk_insert, table_of, utcnow
 from mdm.outbox.models import OutboxEvent, OutboxHead
@@ -51,14 +55,34 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def emit(session: Session, events: Sequence[Event], ctx: ChangeContext) -> list[int]:
-    """Write events in order and return their sequence numbers; never commits."""
+# Where a session keeps the events emitted in its transaction and not yet written.
+_PENDING = "mdm.outbox.pending"
+
+
+def emit(session: Session, events: Sequence[Event], ctx: ChangeContext) -> None:
+    """Queue events, in order, to be written when the session's transaction commits.
+
+    Never commits. A rolled-back transaction drops them. Call outside a savepoint that may
+    roll back on its own (events emitted inside it would outlive it).
+    """
     if not events:
-        return []
+        return
     unknown = {e.event_type for e in events} - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"unknown event types: {sorted(unknown)}")
-    n = len(events)
+    session.info.setdefault(_PENDING, []).extend((e, ctx) for e in events)
+
+
+def write_pending(session: Session) -> list[int]:
+    """Write the session's queued events now and return their sequence numbers.
+
+    Runs by itself just before a commit; call it directly only to read the events back in
+    the same transaction.
+    """
+    pending: list[tuple[Event, ChangeContext]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return []
+    n = len(pending)
     last = session.execute(
         update(OutboxHead)
         .where(OutboxHead.id == 1)
@@ -82,10 +106,36 @@ def emit(session: Session, events: Sequence[Event], ctx: ChangeContext) -> list[
                 "correlation_id": ctx.correlation_id,
                 "occurred_at": now,
             }
-            for i, e in enumerate(events)
+            for i, (e, ctx) in enumerate(pending)
         ],
     )
     return list(range(first, last + 1))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    if session.info.get(_PENDING):
+        # Rows the ORM still holds go first, so that the lock is taken as late as it can be.
+        session.flush()
+        write_pending(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _write_before_reading(state: ORMExecuteState) -> None:
+    # A session reads its own events, as it reads its own unflushed rows.
+    if (
+        state.is_select
+        and state.session.info.get(_PENDING)
+        and any(m.class_ is OutboxEvent for m in state.all_mappers)
+    ):
+        write_pending(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_on_end(session: Session, transaction: SessionTransaction) -> None:
+    # After a commit nothing is pending; after a rollback the events die with the change.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def read_feed(

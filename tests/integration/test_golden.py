@@ -16,7 +16,14 @@ from mdm.errors import ConflictError
 from mdm.golden.models import GoldenRecord
 from mdm.golden.service import golden_of_source, resolve, xref_history, xrefs_of
 from mdm.outbox.models import OutboxEvent
-from mdm.outbox.service import ChangeContext, Event, emit, read_feed
+from mdm.outbox.service import (
+    ChangeContext,
+    Event,
+    emit,
+    newest_seq,
+    read_feed,
+    write_pending,
+)
 from mdm.sources.models import SourceRecord
 from mdm.stewardship.models import CannotLink, MatchCandidate
 from mdm.stewardship.service import accept, override, reject, unmerge, unpin
@@ -312,8 +319,21 @@ def test_rolled_back_change_leaves_no_event(uow: UnitOfWork) -> None:
         assert s.scalar(select(func.count()).select_from(OutboxEvent)) == before
 
 
+def test_events_are_numbered_in_commit_order_not_emit_order(uow: UnitOfWork) -> None:
+    # The first change emits first but commits last: a reader that saw the second one's
+    # number must never find the first one below it later.
+    with uow.begin() as first:
+        emit(first, [Event("golden.created", "customer", None, 1, {"n": "first"})], CTX)
+        with uow.begin() as second:
+            emit(second, [Event("golden.created", "customer", None, 1, {"n": "second"})], CTX)
+    with uow.session() as s:
+        newest = read_feed(s, after=newest_seq(s) - 2)
+    assert [e.payload["n"] for e in newest] == ["second", "first"]
+    assert newest[1].seq == newest[0].seq + 1
+
+
 def test_events_carry_cause_and_correlation(session: Session) -> None:
-    seqs = emit(
+    emit(
         session,
         [
             Event("golden.created", "customer", None, 1, {"a": 1}),
@@ -321,6 +341,7 @@ def test_events_carry_cause_and_correlation(session: Session) -> None:
         ],
         CTX,
     )
+    seqs = write_pending(session)
     assert seqs[1] == seqs[0] + 1
     stored = read_feed(session, after=seqs[0] - 1)
     assert [(e.seq, e.cause, e.correlation_id) for e in stored] == [
