@@ -113,7 +113,10 @@ def create_engine(database_url: str, *, echo: bool = False) -> Engine:
     if url.get_backend_name() == "postgresql":
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
-        return sa_create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, **_JSON_CODEC)
+        # No ping before each checkout: it would cost a round trip per request. A connection
+        # the server dropped fails its request once (the API answers 503, send again), and
+        # SQLAlchemy then replaces every pooled connection opened before the failure.
+        return sa_create_engine(url, echo=echo, pool_size=10, pool_recycle=1800, **_JSON_CODEC)
     raise ConfigurationError(
         f"unsupported database '{url.get_backend_name()}': use sqlite:/// or postgresql+psycopg://"
     )
@@ -145,6 +148,22 @@ class UnitOfWork:
     def session(self) -> Session:
         """A bare session, for read-only use and for callers that manage the transaction."""
         return self._factory()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for a read that is one statement, outside any transaction.
+
+        One statement sees one snapshot by itself; on PostgreSQL the connection runs in
+        autocommit, which saves the round trips of BEGIN and ROLLBACK. Bound to a connection
+        (tests), the read runs inside that connection's transaction.
+        """
+        if isinstance(self.bind, Connection):
+            yield self.bind
+            return
+        with self.bind.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
 
 def _copy_escape(text: str) -> str:

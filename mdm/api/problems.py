@@ -27,6 +27,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
 
 from mdm.api.tracing import TRACE_HEADER, trace_id_of
 from mdm.errors import (
@@ -197,6 +198,13 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 status, code, errors = 422, "invalid_input", fields
         if status >= 500:
             logger.error("HTTP %s (trace %s)", status, trace_id, exc_info=exc)
+    elif isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        # The database dropped the connection (a restart, a failover): the pool has let go of
+        # it and of every connection as old, so sending the request again works.
+        logger.warning("database connection lost (trace %s): %s", trace_id, exc.orig)
+        status, code = 503, "database_unavailable"
+        detail = "the connection to the database was lost; send the request again"
+        headers["Retry-After"] = "1"
     else:
         logger.error("unexpected error (trace %s)", trace_id, exc_info=exc)
         status, code, detail = 500, "internal_error", "unexpected error; the log has details"

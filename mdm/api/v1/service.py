@@ -22,13 +22,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import orjson
 from sqlalchemy import or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,8 +67,8 @@ from mdm.errors import (
     PreconditionRequiredError,
     VersionMismatchError,
 )
+from mdm.golden.lookup import GoldenView, golden_by_id, golden_by_source
 from mdm.golden.models import GoldenMember, GoldenRecord
-from mdm.golden.service import golden_of_source, resolve, xrefs_of
 from mdm.ingest.service import Candidate, RecordOutcome, Rejection, ingest_batch
 from mdm.linkage.service import MatchSummary, match_pending
 from mdm.mapping.service import validate_canonical
@@ -343,28 +343,40 @@ def _summary(golden: GoldenRecord) -> dict[str, Any]:
     }
 
 
-def _golden_read(
-    session: Session, golden: GoldenRecord, redirected_from: int | None = None
-) -> GoldenRead:
+def _read_of(view: GoldenView) -> GoldenRead:
     return GoldenRead(
-        **_summary(golden),
-        provenance=golden.provenance or {},
+        golden_id=view.golden_id,
+        entity_type=view.entity_type,
+        status=view.status,
+        version=view.version,
+        merged_into=view.merged_into_id,
+        attributes=view.attributes,
+        updated_at=view.updated_at,
+        provenance=view.provenance,
         xref=[
             XrefEntryRead(
                 source=x.source,
                 source_id=x.source_id,
                 link_reason=x.link_reason,
-                linked_at=datetime.fromisoformat(x.linked_at),
+                linked_at=x.linked_at,
             )
-            for x in xrefs_of(session, golden.id)
+            for x in view.xref
         ],
-        redirected_from=redirected_from,
+        redirected_from=view.redirected_from,
     )
 
 
-def _is_shared(session: Session, golden_id: int, partner: str) -> bool:
+def _golden_read(session: Session, golden: GoldenRecord) -> GoldenRead:
+    """A golden record the session has just changed, as the API answers it."""
+    session.flush()
+    view = golden_by_id(session.connection(), golden.id)
+    assert view is not None  # the session holds it
+    return _read_of(view)
+
+
+def _is_shared(connection: Connection, golden_id: int, partner: str) -> bool:
     return (
-        session.scalar(
+        connection.scalar(
             select(GoldenRecord.id).where(GoldenRecord.id == golden_id, shared_with(partner))
         )
         is not None
@@ -373,12 +385,14 @@ def _is_shared(session: Session, golden_id: int, partner: str) -> bool:
 
 def read_golden(uow: UnitOfWork, golden_id: int, *, partner: str | None) -> GoldenRead:
     """A golden record with provenance and cross-reference, following merge redirects."""
-    with uow.session() as session:
-        golden, redirected_from = resolve(session, golden_id)
-        if partner is not None and not _is_shared(session, golden.id, partner):
-            # Word for word what `resolve` says of an ID that does not exist.
+    with uow.reading() as connection:
+        view = golden_by_id(connection, golden_id)
+        # A partner's miss reads word for word as an ID that does not exist.
+        if view is None or (
+            partner is not None and not _is_shared(connection, view.golden_id, partner)
+        ):
             raise NotFoundError(f"golden record {golden_id} does not exist")
-        return _golden_read(session, golden, redirected_from)
+    return _read_of(view)
 
 
 def encode_cursor(golden_id: int) -> str:
@@ -441,17 +455,22 @@ def lookup_xref(
     whether the source, the record or the partner's share of its golden record is missing.
     """
     missing = NotFoundError(f"no golden {entity.value} for {source} record '{source_id}'")
-    with uow.session() as session:
-        try:
-            get_source_system(session, source)
-            golden = golden_of_source(session, source, entity.value, source_id)
-        except NotFoundError as exc:
-            if partner is None:
-                raise
-            raise missing from exc
-        if partner is not None and not _is_shared(session, golden.id, partner):
+    with uow.reading() as connection:
+        view = golden_by_source(connection, source, entity.value, source_id)
+        if (
+            view is not None
+            and partner is not None
+            and not _is_shared(connection, view.golden_id, partner)
+        ):
             raise missing
-        read = _golden_read(session, golden)
+    if view is None:
+        if partner is not None:
+            raise missing
+        with uow.session() as session:
+            # Says which: an unknown source system (naming the known ones) or record.
+            get_source_system(session, source)
+        raise missing
+    read = _read_of(view)
     return XrefRead(
         source=source,
         entity_type=entity.value,
