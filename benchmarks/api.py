@@ -24,9 +24,10 @@ errors are counted apart. Next to them, from the server's own request-duration h
 (``GET /metrics``, when it has one): the mean time inside the app and the share of requests
 it answered within the target, which tells the server's time from the wire's and the client's.
 
-The load generator is one asyncio process (httpx), light but not free: it shares the machine's
-cores with the server processes and PostgreSQL, and the CPU time it used is printed next to
-the figures. On a busy machine the figures are noisy; compare runs, not single numbers.
+The load generator is one asyncio process on uvloop with a minimal keep-alive HTTP/1.1 client
+(`_Connection`), light but not free: it shares the machine's cores with the server processes
+and PostgreSQL, and the CPU time it used is printed next to the figures. On a busy machine the
+figures are noisy; compare runs, not single numbers.
 
 How the database is seeded (minutes, not the half hour of a full ingest and match). Customers
 come from `mdm.synthetic.iter_flat_customers`, turned into canonical records and validated as a
@@ -79,14 +80,14 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/mdm_bench_api"
@@ -696,41 +697,93 @@ class Outcome:
         return {s: n for s, n in sorted(self.statuses.items()) if not s.startswith("2")}
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection, as lean as a client can be.
+
+    A load generator on the server's own two cores takes CPU from what it measures: this one
+    writes each request in one call and reads a response by its Content-Length, a few dozen
+    microseconds a request, where a full client library (httpx) spent over 0.5 ms. It speaks
+    only what this server answers (Content-Length bodies, no chunked encoding).
+    """
+
+    def __init__(self, host: str, port: int, token: str | None) -> None:
+        self.host, self.port = host, port
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        self._head = f"Host: {host}:{port}\r\n{auth}".encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes | None) -> int:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        assert self._reader is not None
+        extra = b"" if body is None else b"Content-Type: application/json\r\n"
+        length = b"" if body is None else b"Content-Length: %d\r\n" % len(body)
+        self._writer.write(
+            b"%s %s HTTP/1.1\r\n%s%s%s\r\n%s"
+            % (method.encode(), path.encode(), self._head, extra, length, body or b"")
+        )
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        lowered = head.lower()
+        at = lowered.find(b"\r\ncontent-length:")
+        if at < 0:
+            raise ValueError(f"a response without Content-Length: {head[:200]!r}")
+        size = int(lowered[at + 17 : lowered.index(b"\r\n", at + 2)])
+        await self._reader.readexactly(size)
+        if b"\r\nconnection: close" in lowered:
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
 async def drive(
     base: str, token: str | None, scenario: Scenario, clients: int, seconds: float
 ) -> Outcome:
     """``clients`` concurrent request loops for ``seconds``, on keep-alive connections."""
-    import httpx
     import orjson
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    url = urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
     outcome = Outcome(0.0, 0.0)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=30
-    ) as client:
 
-        async def loop(deadline: float) -> None:
+    async def loop(deadline: float) -> None:
+        connection = _Connection(host, port, token)
+        try:
             while time.perf_counter() < deadline:
                 method, path, body = scenario.next_request()
                 content = None if body is None else orjson.dumps(body)
-                extra = {} if body is None else {"Content-Type": "application/json"}
                 started = time.perf_counter()
                 try:
-                    response = await client.request(method, path, content=content, headers=extra)
-                    status = str(response.status_code)
-                except httpx.HTTPError as exc:
+                    status = str(await connection.request(method, path, content))
+                except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
                     status = type(exc).__name__
+                    await connection.close()
                 elapsed = (time.perf_counter() - started) * 1000
                 outcome.statuses[status] += 1
                 if status.startswith("2"):
                     outcome.latencies_ms.append(elapsed)
+        finally:
+            await connection.close()
 
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(loop(wall + seconds) for _ in range(clients)))
-        outcome.seconds = time.perf_counter() - wall
-        outcome.client_cpu_seconds = time.process_time() - cpu
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(loop(wall + seconds) for _ in range(clients)))
+    outcome.seconds = time.perf_counter() - wall
+    outcome.client_cpu_seconds = time.process_time() - cpu
     return outcome
+
+
+def _run(coroutine: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """Run the load on uvloop where it is installed (the server's own event loop)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency of the hub
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def route_exists(base: str, token: str | None, scenario: Scenario) -> tuple[bool, str]:
@@ -846,7 +899,7 @@ def measure(args: argparse.Namespace) -> None:
                 + (f"; {notes}" if notes else "")
             )
             print(
-                f"load: {args.concurrency} concurrent clients (one asyncio process, httpx, "
+                f"load: {args.concurrency} concurrent clients (one uvloop process, raw HTTP/1.1, "
                 f"keep-alive) for {args.seconds:g} s per scenario after a {args.warmup:g} s "
                 f"warm-up. The client shares the {os.cpu_count()} cores with the server and "
                 "PostgreSQL; its CPU use is shown as a share of one core."
@@ -865,9 +918,9 @@ def measure(args: argparse.Namespace) -> None:
                 if not ok:
                     print(f"{scenario.name:<7} not available ({why})")
                     continue
-                asyncio.run(drive(base, token, scenario, args.concurrency, args.warmup))
+                _run(drive(base, token, scenario, args.concurrency, args.warmup))
                 before = server_histograms(base)
-                outcome = asyncio.run(drive(base, token, scenario, args.concurrency, args.seconds))
+                outcome = _run(drive(base, token, scenario, args.concurrency, args.seconds))
                 server, server_mean = server_side(scenario, before, server_histograms(base))
                 p50 = report(scenario, outcome, server)
                 if p50 is not None and server_mean is not None:

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = Field(default=1, ge=1, le=64, description="API server processes")
+    api_access_log: bool = Field(
+        default=False,
+        description="a line per request on the server's output (uvicorn's access log); off, "
+        "requests are counted by route and status on /metrics and errors are logged with "
+        "their trace ID",
+    )
     jwt_secret: str = Field(default="change-me-in-production", min_length=8)
     token_ttl_seconds: int = 900
     jwt_issuer: str = Field(default="mdm-hub", description="the iss claim of the API's tokens")

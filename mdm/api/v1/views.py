@@ -66,6 +66,12 @@ from mdm.database import UnitOfWork
 from mdm.outbox.service import ChangeContext
 from mdm.settings import Settings
 
+# The look-ups by golden ID and by source ID run on the event loop, not in a worker thread:
+# each is one indexed statement (`mdm.golden.lookup`, a fraction of a millisecond), less than
+# the hand-over to a thread and back costs. Everything else that touches the database runs in
+# a thread (sync_to_thread=True).
+ON_THE_LOOP = False
+
 _CTX = {"ctx": Provide(provide_change_context, sync_to_thread=False)}
 _VERSIONED = {
     **_CTX,
@@ -305,7 +311,12 @@ class GoldenController(Controller):
             partner=caller.source,
         )
 
-    @get("/{golden_id:int}", sync_to_thread=True, summary="Read a golden record", responses=_READ)
+    @get(
+        "/{golden_id:int}",
+        sync_to_thread=ON_THE_LOOP,
+        summary="Read a golden record",
+        responses=_READ,
+    )
     def read_golden(self, uow: UoW, caller: Client, golden_id: GoldenId) -> Response[GoldenRead]:
         """A golden record with provenance and cross-reference.
 
@@ -415,7 +426,11 @@ class XrefController(Controller):
     path = "/v1/xref"
     tags = ("golden records",)
 
-    @get("/{source:str}/{entity:str}/{source_id:path}", sync_to_thread=True, responses=_READ)
+    @get(
+        "/{source:str}/{entity:str}/{source_id:path}",
+        sync_to_thread=ON_THE_LOOP,
+        responses=_READ,
+    )
     def lookup(
         self,
         uow: UoW,

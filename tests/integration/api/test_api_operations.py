@@ -132,6 +132,8 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
     config, nodelay = started[-1]
     assert config.app == "mdm.api.server:app_from_environment"
     assert (config.factory, config.workers) == (True, 3)
+    # No line per request unless asked for (MDM_API_ACCESS_LOG).
+    assert config.access_log is False
     # The shared socket has Nagle's algorithm off (a 40 ms stall per response otherwise).
     assert nodelay != 0
     # Worker processes rebuild the same settings from the environment they inherit, with
@@ -143,5 +145,6 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
     assert MULTIPROCESS_ENV not in os.environ
     assert not Path(metrics_dirs[-1]).exists()
     assert server.app_from_environment().openapi_config is not None
-    server.serve(settings)
+    server.serve(settings.model_copy(update={"api_access_log": True}))
     assert not isinstance(calls[-1][0], str)
+    assert calls[-1][1]["access_log"] is True

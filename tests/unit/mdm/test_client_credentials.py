@@ -75,3 +75,51 @@ def test_a_token_signed_otherwise_or_missing_claims_is_refused() -> None:
     for token in (unsigned, hs512, no_expiry, numeric_subject, "", "a.b.c"):
         with pytest.raises(InvalidTokenError):
             read_token(token, SETTINGS)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = utcnow().timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_verifier_checks_a_token_once_and_stops_trusting_it_when_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mdm.api import auth
+
+    checks: list[str] = []
+
+    def counted(token: str, settings: Settings) -> object:
+        checks.append(token)
+        return read_token(token, settings)
+
+    monkeypatch.setattr(auth, "read_token", counted)
+    clock = _Clock()
+    verifier = auth.TokenVerifier(SETTINGS, clock=clock)
+    token = mint_token("erp-1", ["golden:read"], SETTINGS).token
+    first = verifier.verify(token)
+    assert verifier.verify(token) == first
+    assert first.scopes == frozenset({"golden:read"})
+    assert len(checks) == 1  # the signature was checked once
+    # Past its expiry (60 s) and the leeway, the remembered claims no longer count: the full
+    # check runs again (which refuses a token expired by the real clock).
+    clock.now = first.valid_until + 1
+    verifier.verify(token)
+    assert len(checks) == 2
+
+
+def test_the_verifier_remembers_no_forgery_and_a_bounded_number_of_tokens() -> None:
+    from mdm.api.auth import TokenVerifier
+
+    verifier = TokenVerifier(SETTINGS, size=3)
+    other = Settings(jwt_secret="another-secret-of-more-than-32-bytes-long")
+    forged = mint_token("erp-1", ["admin"], other).token
+    for _ in range(2):
+        with pytest.raises(InvalidTokenError, match="not one this hub signed"):
+            verifier.verify(forged)
+    for n in range(5):
+        verifier.verify(mint_token(f"erp-{n}", ["golden:read"], SETTINGS).token)
+    assert len(verifier._valid) <= 3
