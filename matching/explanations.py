@@ -6,7 +6,7 @@ pairs someone looks at (a steward's review task, an audit of an automatic merge)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 DecisionKind = Literal["match", "review", "no_match"]
@@ -93,6 +93,16 @@ class Explanation:
         ...             ).to_dict()["decision"]
         'no_match'
         """
-        out = asdict(self)
+        # As dataclasses.asdict would build it, without its deep copy of every value (a fifth
+        # of a match-on-query request's time).
+        out = {name: getattr(self, name) for name in _EXPLANATION_FIELDS}
+        out["comparisons"] = tuple(
+            {name: getattr(c, name) for name in _COMPARISON_FIELDS} for c in self.comparisons
+        )
+        out["rules_fired"] = tuple(self.rules_fired)
         out["text"] = self.text()
         return out
+
+
+_COMPARISON_FIELDS = tuple(f.name for f in fields(ComparisonExplanation))
+_EXPLANATION_FIELDS = tuple(f.name for f in fields(Explanation))

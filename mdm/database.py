@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     any_,
+    bindparam,
     cast,
     event,
     insert,
@@ -165,6 +166,17 @@ class UnitOfWork:
                 connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
+    @contextmanager
+    def reading_session(self) -> Iterator[Session]:
+        """A session for reads of several statements that need not share one snapshot.
+
+        Each statement runs by itself, as in `reading` (no BEGIN and ROLLBACK on PostgreSQL),
+        so a change that commits between two of them may show in the second only. For
+        answers that are a moment's estimate anyway, such as match-on-query.
+        """
+        with self.reading() as connection, Session(connection) as session:
+            yield session
+
 
 def _copy_escape(text: str) -> str:
     # COPY's text format escapes backslash, tab, newline and carriage return. Checking with
@@ -262,6 +274,20 @@ def id_in(
     if is_postgres(session):
         return column == any_(cast(literal(list(ids)), ARRAY(BigInteger)))
     return column.in_(list(ids))
+
+
+def ids_parameter(
+    column: QueryableAttribute[Any] | ColumnElement[Any], name: str, dialect: str
+) -> ColumnElement[bool]:
+    """``column IN :name`` for a statement built once and run with a list of IDs bound.
+
+    The form `id_in` builds for each call, as a parameter: an array on PostgreSQL, an
+    expanding IN list elsewhere. Building a statement costs more than running a small one, so
+    hot paths build theirs once per dialect.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def text_in(

@@ -7,6 +7,7 @@ emits its outbox event, all in that same transaction.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,8 +38,9 @@ from mdm.sources.models import SourceRecord, SourceSystem
 CHUNK = 10_000
 
 
+@functools.cache
 def survivorship_for(entity_type: str) -> SurvivorshipSpec:
-    """The survivorship rules of an entity type."""
+    """The survivorship rules of an entity type, built once per process (so compiled once)."""
     if entity_type == "customer":
         return default_customer_survivorship()
     return default_product_survivorship()

@@ -19,6 +19,7 @@ is judged afresh: it rejoins, moves, or starts a new golden record.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from matching import (
@@ -90,8 +92,9 @@ MIN_TRAINING_RECORDS = 20
 CANDIDATE_KEYS_PER_QUERY = 20_000
 
 
+@functools.cache
 def spec_for(entity_type: str) -> MatchSpec:
-    """The match specification of an entity type."""
+    """The match specification of an entity type (built once per process; it is frozen)."""
     return default_customer_spec() if entity_type == "customer" else default_product_spec()
 
 
@@ -125,20 +128,26 @@ class _ModelCache:
     """
 
     def __init__(self) -> None:
-        self._models: dict[tuple[str, str], tuple[tuple[int, int, datetime], MatchModel]] = {}
+        self._models: dict[tuple[URL, str], tuple[tuple[int, int, datetime], MatchModel]] = {}
         self._lock = threading.Lock()
 
+    # Built once: each single-record match runs it.
+    _NEWEST = (
+        select(MatchModelRecord.id, MatchModelRecord.version, MatchModelRecord.created_at)
+        .where(
+            MatchModelRecord.entity_type == bindparam("entity_type"),
+            MatchModelRecord.active.is_(True),
+        )
+        .order_by(MatchModelRecord.version.desc())
+        .limit(1)
+    )
+
     def get(self, session: Session, entity_type: str) -> tuple[int, MatchModel] | None:
-        row = session.execute(
-            select(MatchModelRecord.id, MatchModelRecord.version, MatchModelRecord.created_at)
-            .where(MatchModelRecord.entity_type == entity_type, MatchModelRecord.active.is_(True))
-            .order_by(MatchModelRecord.version.desc())
-            .limit(1)
-        ).first()
+        row = session.execute(self._NEWEST, {"entity_type": entity_type}).first()
         if row is None:
             return None
         model_id, version, created_at = row
-        slot = (session.get_bind().engine.url.render_as_string(), entity_type)
+        slot = (session.get_bind().engine.url, entity_type)
         identity = (model_id, version, created_at)
         with self._lock:
             cached = self._models.get(slot)

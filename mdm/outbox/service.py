@@ -122,13 +122,13 @@ def _write_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _write_before_reading(state: ORMExecuteState) -> None:
-    # A session reads its own events, as it reads its own unflushed rows.
-    if (
-        state.is_select
-        and state.session.info.get(_PENDING)
-        and any(m.class_ is OutboxEvent for m in state.all_mappers)
-    ):
-        write_pending(state.session)
+    # A session reads its own events, as it reads its own unflushed rows: queries whose
+    # primary entity is the outbox (its statement's first mapper, a cheap look-up, unlike
+    # every mapper of the statement) write the pending events first.
+    if state.session.info.get(_PENDING) and state.is_select:
+        mapper = state.bind_mapper
+        if mapper is not None and mapper.class_ is OutboxEvent:
+            write_pending(state.session)
 
 
 @event.listens_for(Session, "after_transaction_end")

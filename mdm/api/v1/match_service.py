@@ -19,10 +19,12 @@ model is kept in memory per database and entity type: at a million records its J
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from matching import (
@@ -45,7 +47,7 @@ from mdm.api.v1.match_schemas import (
 from mdm.canonical.flatten import flatten
 from mdm.canonical.models import EntityType
 from mdm.canonical.storable import unstorable_fields
-from mdm.database import UnitOfWork, id_in
+from mdm.database import UnitOfWork, ids_parameter
 from mdm.errors import ConflictError, InvalidInputError
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.linkage.models import MatchFeatures
@@ -111,34 +113,70 @@ def _holders(
     return holders, capped
 
 
-def _candidates(
-    session: Session, record_ids: set[int]
-) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, MatchedRecordRead]]:
-    """Stored features, golden IDs and source keys of the candidate records.
-
-    Records without a golden record (waiting to be matched) are not candidates yet.
-    """
-    rows = session.execute(
+@functools.cache
+def _candidates_statement(dialect: str) -> Select[Any]:
+    attribute = GoldenRecord.attributes
+    return (
         select(
             MatchFeatures.source_record_id,
             MatchFeatures.features,
             GoldenMember.golden_id,
             SourceSystem.code,
             SourceRecord.source_id,
+            # What the answer shows of the golden record: read out of its attributes in SQL,
+            # so that only these few values travel, not each whole attribute document.
+            GoldenRecord.version,
+            *(attribute[name].as_string() for name in _NAME_ATTRIBUTES),
+            attribute["account_role"].as_string(),
         )
         .join(GoldenMember, GoldenMember.source_record_id == MatchFeatures.source_record_id)
+        .join(GoldenRecord, GoldenRecord.id == GoldenMember.golden_id)
         .join(SourceRecord, SourceRecord.id == MatchFeatures.source_record_id)
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
-        .where(id_in(MatchFeatures.source_record_id, sorted(record_ids), session))
+        .where(ids_parameter(MatchFeatures.source_record_id, "ids", dialect))
         .order_by(MatchFeatures.source_record_id)
-    ).all()
-    features = [{**stored_features(f), "id": str(rid)} for rid, f, _, _, _ in rows]
-    golden_of = {str(rid): int(gid) for rid, _, gid, _, _ in rows}
-    records = {
-        str(rid): MatchedRecordRead(source_record_id=rid, source=code, source_id=sid)
-        for rid, _, _, code, sid in rows
-    }
-    return features, golden_of, records
+    )
+
+
+@dataclass(slots=True)
+class _Candidates:
+    """The candidate records of a query: features to score, and what the answer shows."""
+
+    features: list[dict[str, Any]] = field(default_factory=list)
+    golden_of: dict[str, int] = field(default_factory=dict)
+    records: dict[str, MatchedRecordRead] = field(default_factory=dict)
+    # Per golden record: version, the name attributes in _NAME_ATTRIBUTES order, the role.
+    goldens: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+
+    def golden(self, golden_id: int) -> MatchGoldenRead:
+        version, legal, trading, first, last, product, role = self.goldens[golden_id]
+        person = " ".join(p for p in (first, last) if p)
+        return MatchGoldenRead(
+            golden_id=golden_id,
+            version=version,
+            name=legal or trading or person or product,
+            account_role=role,
+        )
+
+
+def _candidates(session: Session, record_ids: set[int]) -> _Candidates:
+    """Stored features, golden records and source keys of the candidate records.
+
+    Records without a golden record (waiting to be matched) are not candidates yet.
+    """
+    found = _Candidates()
+    if not record_ids:
+        return found
+    rows = session.execute(
+        _candidates_statement(session.get_bind().dialect.name), {"ids": sorted(record_ids)}
+    )
+    for rid, features, gid, code, sid, *golden in rows:
+        key = str(rid)
+        found.features.append({**stored_features(features), "id": key})
+        found.golden_of[key] = int(gid)
+        found.records[key] = MatchedRecordRead(source_record_id=rid, source=code, source_id=sid)
+        found.goldens[int(gid)] = tuple(golden)
+    return found
 
 
 def _best_per_golden(
@@ -163,34 +201,6 @@ def _best_per_golden(
     )
 
 
-def _golden_summaries(session: Session, golden_ids: Sequence[int]) -> dict[int, MatchGoldenRead]:
-    """Name, role and version of golden records, read out of their attributes in SQL.
-
-    Only the few values shown travel, not each golden record's whole attribute document.
-    """
-    if not golden_ids:
-        return {}
-    attribute = GoldenRecord.attributes
-    rows = session.execute(
-        select(
-            GoldenRecord.id,
-            GoldenRecord.version,
-            *(attribute[name].as_string() for name in _NAME_ATTRIBUTES),
-            attribute["account_role"].as_string(),
-        ).where(id_in(GoldenRecord.id, golden_ids, session))
-    )
-    summaries = {}
-    for gid, version, legal, trading, first, last, product, role in rows:
-        person = " ".join(p for p in (first, last) if p)
-        summaries[gid] = MatchGoldenRead(
-            golden_id=gid,
-            version=version,
-            name=legal or trading or person or product,
-            account_role=role,
-        )
-    return summaries
-
-
 def match_record(
     uow: UnitOfWork,
     entity: EntityType,
@@ -209,7 +219,8 @@ def match_record(
     canonical = _query_record(entity, body)
     spec = spec_for(entity.value)
     std = standardise_record(flatten(entity.value, QUERY_ID, QUERY_ID, canonical), spec)
-    with uow.session() as session:
+    # Read-only and an estimate of the moment: its statements need not share one snapshot.
+    with uow.reading_session() as session:
         found = active_model_version(session, entity.value)
         if found is None:
             raise NoMatchModelError(
@@ -218,7 +229,8 @@ def match_record(
             )
         model_version, model = found
         holders, capped = _holders(session, entity.value, _query_keys(std, spec))
-        features, golden_of, records = _candidates(session, holders) if holders else ([], {}, {})
+        candidates_found = _candidates(session, holders)
+        features, golden_of = candidates_found.features, candidates_found.golden_of
         scored = score_one(model, std, features)
         thresholds = model.spec.thresholds
         decision = decide(scored, {c: str(g) for c, g in golden_of.items()}, thresholds)
@@ -227,7 +239,6 @@ def match_record(
             for golden_id, cand in _best_per_golden(scored, golden_of)
             if min_probability is None or cand.probability >= min_probability
         ][:limit]
-        goldens = _golden_summaries(session, [golden_id for golden_id, _ in ranked])
         candidates = [
             GoldenMatchRead(
                 golden_id=golden_id,
@@ -235,8 +246,8 @@ def match_record(
                 match_weight=cand.match_weight,
                 decision=_DECISION[cand.decision],
                 cannot_link=cand.cannot_link,
-                golden=goldens[golden_id],
-                matched_record=records[cand.candidate_id],
+                golden=candidates_found.golden(golden_id),
+                matched_record=candidates_found.records[cand.candidate_id],
                 explanation=cand.explanation.to_dict(),
             )
             for golden_id, cand in ranked
