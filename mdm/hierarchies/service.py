@@ -18,7 +18,7 @@ against the part of the graph it touches, loaded by three small queries.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -47,7 +47,7 @@ from hierarchy import DEFAULT_RULES, Edge, Finding, Hierarchy, HierarchyRules, N
 from hierarchy.errors import HierarchyError
 from mdm.audit.service import Audit
 from mdm.audit.service import record as write_audit
-from mdm.database import bulk_insert, id_in, table_of, utcnow
+from mdm.database import bulk_insert, id_in, ids_parameter, table_of, utcnow
 from mdm.errors import ConflictError, InvalidInputError, NotFoundError
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.hierarchies.models import HierarchyClaim, HierarchyConflict, HierarchyEdge
@@ -376,11 +376,13 @@ def _replace(
     now: datetime,
     ctx: ChangeContext,
     reason: str,
+    flush: bool = True,
 ) -> HierarchyEdge | None:
     """Close the current edge of a slot and open the next one; audit and announce it.
 
     ``parent=None`` with origin ``derived`` only closes; with origin ``steward`` it opens a
-    removal marker, so that the sources do not bring the edge back.
+    removal marker, so that the sources do not bring the edge back. ``flush=False`` leaves the
+    new edge to the session's next flush (a derivation chunk writes its edges together).
     """
     version = 1
     if current is not None:
@@ -403,7 +405,8 @@ def _replace(
             ctx=ctx,
             reason=reason,
         )
-        session.flush()
+        if flush:
+            session.flush()
     had = current is not None and current.parent_golden_id is not None
     has = parent is not None
     if had and has:
@@ -438,11 +441,22 @@ def _neighbourhood(
     ):
         assert e[0] is not None  # active edges have a parent
         edges.add((child, e[0], e[1]))
-    rule = rules.relations.get(relation)
-    depth = rule.max_depth + 1 if rule is not None else 1
-    edges.update(_walk(session, child, up=False, relation=relation, max_depth=depth))
+    edges.update(
+        _walk(session, child, up=False, relation=relation, max_depth=_down_depth(relation, rules))
+    )
     node_ids = {child, parent} | {n for c, p, _ in edges for n in (c, p)}
-    roles = _roles(session, node_ids)
+    return _drawn(node_ids, edges, _roles(session, node_ids))
+
+
+def _down_depth(relation: str, rules: HierarchyRules) -> int:
+    """How far below a child `check_move` looks along its relation (for the depth limit)."""
+    rule = rules.relations.get(relation)
+    return rule.max_depth + 1 if rule is not None else 1
+
+
+def _drawn(
+    node_ids: set[int], edges: Iterable[tuple[int, int, str]], roles: Mapping[int, str]
+) -> Hierarchy:
     nodes = [Node(str(n), roles.get(n, DEFAULT_ROLE)) for n in node_ids]
     # A pair linked by two relations cannot be drawn; keep one (validation reports the rest).
     pairs: dict[tuple[int, int], str] = {}
@@ -488,21 +502,24 @@ def _params(
 
 
 @cache
-def _walk_cte(*, up: bool, by_relation: bool, dated: bool) -> Any:
+def _walk_cte(*, up: bool, by_relation: bool, dated: bool, many_on: str | None = None) -> Any:
     """A recursive CTE of (child, parent, relation, depth) from ``:start``, up or down.
 
     Built once per shape, with bound parameters (``start``, ``max_depth``, and ``relation``
-    and ``as_of`` when asked for), so that a read neither rebuilds nor recompiles it.
+    and ``as_of`` when asked for), so that a read neither rebuilds nor recompiles it. With
+    ``many_on`` (a dialect name) it starts from every ID of the list ``:starts`` instead.
     """
     first = EDGES.alias("first_edge")
-    start = bindparam("start", type_=BigInteger())
+    anchor = first.c.child_golden_id if up else first.c.parent_golden_id
     base = select(
         first.c.child_golden_id.label("child"),
         first.c.parent_golden_id.label("parent"),
         first.c.relation.label("relation"),
         literal(1).label("depth"),
     ).where(
-        (first.c.child_golden_id if up else first.c.parent_golden_id) == start,
+        anchor == bindparam("start", type_=BigInteger())
+        if many_on is None
+        else ids_parameter(anchor, "starts", many_on),
         _visible(first, dated),
     )
     if by_relation:
@@ -544,11 +561,133 @@ def check_parent(
     The child's current parent by that relation counts as replaced (a move). Empty when the
     edge may be written.
     """
+    return _checked(
+        lambda: _neighbourhood(session, child, parent, relation, rules),
+        child,
+        parent,
+        relation,
+        rules,
+    )
+
+
+def _checked(
+    neighbourhood: Callable[[], Hierarchy],
+    child: int,
+    parent: int,
+    relation: str,
+    rules: HierarchyRules,
+) -> list[Finding]:
     try:
-        h = _neighbourhood(session, child, parent, relation, rules)
+        h = neighbourhood()
     except HierarchyError as exc:  # the stored neighbourhood itself cannot be drawn
         raise ConflictError(f"the hierarchy around {child} is inconsistent: {exc}") from exc
     return check_move(h, str(child), str(parent), relation, rules)
+
+
+class _ChunkGraph:
+    """The current edges around one derivation chunk, read at once and kept up to date.
+
+    `check_parent` reads a proposed edge's neighbourhood with four statements; a chunk of a
+    bulk load proposes thousands of edges. This reads, for the whole chunk, in three
+    statements: every edge above each proposed parent (all relations, `MAX_DEPTH` levels),
+    every current edge of each child, and every edge below each child (as deep as any
+    relation's limit needs); then the roles of every node seen. Each edge the chunk writes is
+    applied here too, so that a later check in the chunk sees it, as it would see it in the
+    database: a node reached through an edge written in the chunk is a child or a proposed
+    parent of the chunk, whose edges were read.
+
+    `check` then answers what `check_parent` would, from memory.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        children: Sequence[int],
+        parents: set[int],
+        rules: HierarchyRules,
+    ) -> None:
+        self._rules = rules
+        session.flush()  # the edges an earlier chunk left to the session count too
+        self._up: dict[int, dict[str, int]] = defaultdict(dict)
+        self._down: dict[int, set[tuple[int, str]]] = defaultdict(set)
+        dialect = session.get_bind().dialect.name
+        connection = session.connection()
+        deepest = max([_down_depth(r, rules) for r in rules.relations] or [1])
+        for starts, up, depth in (
+            (sorted(parents), True, MAX_DEPTH),
+            (list(children), True, 1),
+            (list(children), False, deepest),
+        ):
+            for start in range(0, len(starts), CHUNK):
+                rows = connection.execute(
+                    _walk_many(up=up, dialect=dialect),
+                    {"starts": starts[start : start + CHUNK], "max_depth": depth},
+                )
+                for c, p, rel in rows:
+                    self._link(int(c), int(p), str(rel))
+        nodes = set(children) | parents | set(self._up) | set(self._down)
+        self._roles = _roles(session, nodes)
+
+    def _link(self, child: int, parent: int, relation: str) -> None:
+        self._up[child][relation] = parent
+        self._down[parent].add((child, relation))
+
+    def apply(self, child: int, relation: str, parent: int | None) -> None:
+        """Record that the chunk set (or, with None, removed) the parent of a slot."""
+        old = self._up[child].pop(relation, None)
+        if old is not None:
+            self._down[old].discard((child, relation))
+        if parent is not None:
+            self._link(child, parent, relation)
+
+    def _above(self, start: int) -> set[tuple[int, int, str]]:
+        edges: set[tuple[int, int, str]] = set()
+        frontier, depth = {start}, 0
+        while frontier and depth < MAX_DEPTH:
+            depth += 1
+            step = {(c, p, r) for c in frontier for r, p in self._up.get(c, {}).items()}
+            frontier = {p for _, p, _ in step}
+            edges |= step
+        return edges
+
+    def _below(self, start: int, relation: str, max_depth: int) -> set[tuple[int, int, str]]:
+        edges: set[tuple[int, int, str]] = set()
+        frontier, depth = {start}, 0
+        while frontier and depth < max_depth:
+            depth += 1
+            step = {(c, p, r) for p in frontier for c, r in self._down.get(p, ()) if r == relation}
+            frontier = {c for c, _, _ in step}
+            edges |= step
+        return edges
+
+    def _neighbourhood(self, child: int, parent: int, relation: str) -> Hierarchy:
+        # What `_neighbourhood` reads from the database, read from memory.
+        edges = self._above(parent)
+        edges |= {(child, p, r) for r, p in self._up.get(child, {}).items()}
+        edges |= self._below(child, relation, _down_depth(relation, self._rules))
+        node_ids = {child, parent} | {n for c, p, _ in edges for n in (c, p)}
+        return _drawn(node_ids, edges, self._roles)
+
+    def check(self, child: int, parent: int, relation: str) -> list[Finding]:
+        """What `check_parent` answers for this edge, given the chunk's writes so far."""
+        return _checked(
+            lambda: self._neighbourhood(child, parent, relation),
+            child,
+            parent,
+            relation,
+            self._rules,
+        )
+
+
+@cache
+def _walk_many(*, up: bool, dialect: str) -> Any:
+    """The current edges above or below ``:starts``, to ``:max_depth`` levels from each.
+
+    `_walk_cte` for many starts at once, as (child, parent, relation) rows.
+    """
+    walk = _walk_cte(up=up, by_relation=False, dated=False, many_on=dialect)
+    # UNION ALL walks a shared ancestor once per path to it: DISTINCT keeps the rows few.
+    return select(walk.c.child, walk.c.parent, walk.c.relation).distinct()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,21 +709,17 @@ def _raise_conflict(
     applied: int | None,
     message: str,
     now: datetime,
+    known: list[HierarchyConflict] | None = None,
 ) -> bool:
     """Open (or refresh) the one open task of a (child, relation); True when newly opened.
 
     A task a steward already resolved is not reopened while the claims stay the same.
+    ``known``: the slot's tasks, newest first, when the caller has read them (a new task is
+    added to it).
     """
     claims = _claims_key(claims)
-    tasks = list(
-        session.scalars(
-            select(HierarchyConflict)
-            .where(
-                HierarchyConflict.child_golden_id == child,
-                HierarchyConflict.relation == relation,
-            )
-            .order_by(HierarchyConflict.id.desc())
-        )
+    tasks = (
+        known if known is not None else _conflicts_of(session, [child]).get((child, relation), [])
     )
     task = next((t for t in tasks if t.status == "open"), None)
     if task is not None:
@@ -613,6 +748,8 @@ def _raise_conflict(
     )
     session.add(task)
     session.flush()
+    if known is not None:
+        known.insert(0, task)
     changes.audits.append(
         Audit(
             "hierarchy.conflict_opened",
@@ -634,17 +771,15 @@ def _settle_conflicts(
     now: datetime,
     actor: str,
     note: str,
+    known: list[HierarchyConflict] | None = None,
 ) -> int:
-    """Resolve the open task of a (child, relation), if any; returns how many were resolved."""
-    tasks = list(
-        session.scalars(
-            select(HierarchyConflict).where(
-                HierarchyConflict.child_golden_id == child,
-                HierarchyConflict.relation == relation,
-                HierarchyConflict.status == "open",
-            )
-        )
-    )
+    """Resolve the open task of a (child, relation), if any; returns how many were resolved.
+
+    ``known``: the slot's tasks when the caller has read them (`_conflicts_of`).
+    """
+    if known is None:
+        known = _conflicts_of(session, [child]).get((child, relation), [])
+    tasks = [t for t in known if t.status == "open"]
     for task in tasks:
         task.status = "resolved"
         task.version += 1
@@ -662,6 +797,23 @@ def _settle_conflicts(
             )
         )
     return len(tasks)
+
+
+def _conflicts_of(
+    session: Session, children: Sequence[int]
+) -> dict[tuple[int, str], list[HierarchyConflict]]:
+    """The steward tasks of these children's slots, newest first per (child, relation)."""
+    found: dict[tuple[int, str], list[HierarchyConflict]] = defaultdict(list)
+    for start in range(0, len(children), CHUNK):
+        for task in session.scalars(
+            select(HierarchyConflict)
+            .where(
+                id_in(HierarchyConflict.child_golden_id, children[start : start + CHUNK], session)
+            )
+            .order_by(HierarchyConflict.id.desc())
+        ):
+            found[task.child_golden_id, task.relation].append(task)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -895,17 +1047,36 @@ def _derive(
             )
         )
     }
+    graph = _ChunkGraph(
+        session, children, {c.parent for c in claims if c.parent is not None}, rules
+    )
+    tasks = _conflicts_of(session, children)
     for slot in sorted(set(by_slot) | set(current)):
         _derive_slot(
             session,
             slot,
             by_slot.get(slot, []),
             current.get(slot),
-            changes,
-            summary,
-            now,
-            ctx,
-            rules,
+            _Derivation(changes, summary, graph, tasks[slot], now, ctx),
+        )
+
+
+@dataclass(slots=True)
+class _Derivation:
+    """What deriving one slot works with: the chunk's changes, tally, graph and tasks."""
+
+    changes: _Changes
+    summary: SyncSummary
+    graph: _ChunkGraph
+    # The slot's steward tasks, newest first.
+    tasks: list[HierarchyConflict]
+    now: datetime
+    ctx: ChangeContext
+
+    def settle(self, session: Session, child: int, relation: str, note: str) -> None:
+        """Resolve the slot's open task, if any, and count it."""
+        self.summary.conflicts_resolved += _settle_conflicts(
+            session, self.changes, child, relation, self.now, self.ctx.actor, note, self.tasks
         )
 
 
@@ -914,14 +1085,11 @@ def _derive_slot(
     slot: tuple[int, str],
     claims: list[_Claim],
     current: HierarchyEdge | None,
-    changes: _Changes,
-    summary: SyncSummary,
-    now: datetime,
-    ctx: ChangeContext,
-    rules: HierarchyRules,
+    run: _Derivation,
 ) -> None:
     """Decide the edge of one (child, relation) from its claims, and the task it needs."""
     child, relation = slot
+    changes, summary, now, ctx = run.changes, run.summary, run.now, run.ctx
     if current is not None and current.origin == "steward":
         summary.unchanged += 1
         return
@@ -945,11 +1113,11 @@ def _derive_slot(
                 now=now,
                 ctx=ctx,
                 reason="no source names a parent any more",
+                flush=False,
             )
+            run.graph.apply(child, relation, None)
             summary.removed += 1
-        summary.conflicts_resolved += _settle_conflicts(
-            session, changes, child, relation, now, ctx.actor, "no source names a parent any more"
-        )
+        run.settle(session, child, relation, "no source names a parent any more")
         return
     refusals: list[str] = []
     applied: int | None = None
@@ -960,7 +1128,7 @@ def _derive_slot(
             if current.source_code != claim.source:
                 current.source_code = claim.source
             break
-        findings = check_parent(session, child, parent, relation, rules)
+        findings = run.graph.check(child, parent, relation)
         if findings:
             refusals.append(
                 f"{claim.source} {claim.source_id} names {claim.parent_source} "
@@ -983,7 +1151,9 @@ def _derive_slot(
             ctx=ctx,
             reason=f"{claim.source} {claim.source_id} names {claim.parent_source} "
             f"{claim.parent_source_id}",
+            flush=False,
         )
+        run.graph.apply(child, relation, parent)
         if had_parent:
             summary.reparented += 1
         else:
@@ -1008,12 +1178,11 @@ def _derive_slot(
             applied=applied,
             message=message,
             now=now,
+            known=run.tasks,
         )
         summary.conflicts_opened += int(opened)
     else:
-        summary.conflicts_resolved += _settle_conflicts(
-            session, changes, child, relation, now, ctx.actor, "the sources agree now"
-        )
+        run.settle(session, child, relation, "the sources agree now")
 
 
 # ---------------------------------------------------------------------------------------------

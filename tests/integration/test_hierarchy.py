@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hierarchy import DEFAULT_RULES
 from matching import MatchModel
 from mdm.audit.models import AuditEntry
 from mdm.canonical.models import EntityType
@@ -517,3 +518,78 @@ def test_the_samples_erp_and_crm_hierarchy_comes_out_reconciled(
     parented = {c for c, _, r in edges if r == "ship_to_of"}
     assert set(erp_ship_tos) <= parented
     assert ancestors(session, bill_to)[-1].golden_id == holding
+
+
+def test_a_derivation_chunk_checks_edges_in_memory_as_the_database_checks_them(
+    session: Session,
+) -> None:
+    """`_ChunkGraph` reads a chunk's neighbourhoods at once and follows the chunk's own writes:
+    for every proposed edge it must find what `check_parent` finds in the database, also
+    after the edges written before it (cycles, depth, roles, two parents)."""
+    import random
+
+    from mdm.hierarchies.service import _Changes, _ChunkGraph, _current, _replace, check_parent
+
+    roles = ["legal_entity"] * 16 + ["sold_to"] * 3 + ["bill_to"] * 4 + ["ship_to"] * 5
+    goldens = [
+        GoldenRecord(
+            entity_type="customer",
+            attributes={"account_role": role, "legal_name": f"N{i}"},
+            provenance={},
+        )
+        for i, role in enumerate(roles)
+    ]
+    session.add_all(goldens)
+    session.flush()
+    ids = [g.id for g in goldens]
+    now = utcnow()
+
+    def write(child: int, parent: int | None, relation: str) -> None:
+        _replace(
+            session,
+            _Changes(),
+            _current(session, child, relation),
+            child=child,
+            parent=parent,
+            relation=relation,
+            origin="derived",
+            source=None,
+            now=now,
+            ctx=CTX,
+            reason="test",
+        )
+
+    # A chain of eleven legal entities (the subsidiary limit is ten levels) and a bill-to and
+    # ship-to under its middle.
+    for child, parent in zip(ids[1:11], ids[0:10], strict=True):
+        write(child, parent, "subsidiary_of")
+    write(ids[19], ids[5], "bill_to_of")
+    write(ids[23], ids[19], "ship_to_of")
+    rng = random.Random(11)
+    relations = ["subsidiary_of", "sold_to_of", "bill_to_of", "ship_to_of"]
+    proposals = [
+        (ids[0], ids[10], "subsidiary_of"),  # a cycle through the chain
+        (ids[12], ids[10], "subsidiary_of"),  # the chain grows too deep
+        (ids[24], ids[19], "ship_to_of"),
+    ] + [(rng.choice(ids), rng.choice(ids), rng.choice(relations)) for _ in range(120)]
+    proposals = [(c, p, r) for c, p, r in proposals if c != p]
+    graph = _ChunkGraph(
+        session, sorted({c for c, _, _ in proposals}), {p for _, p, _ in proposals}, DEFAULT_RULES
+    )
+    verdicts = {"refused": 0, "written": 0, "removed": 0}
+    for n, (child, parent, relation) in enumerate(proposals):
+        expected = check_parent(session, child, parent, relation)
+        assert graph.check(child, parent, relation) == expected, (child, parent, relation)
+        if expected:
+            verdicts["refused"] += 1
+        elif n % 7 == 6:  # now and then a slot loses its parent instead
+            write(child, None, relation)
+            graph.apply(child, relation, None)
+            verdicts["removed"] += 1
+        else:
+            write(child, parent, relation)
+            graph.apply(child, relation, parent)
+            verdicts["written"] += 1
+    assert verdicts["refused"] > 20
+    assert verdicts["written"] > 5
+    assert verdicts["removed"] > 0
