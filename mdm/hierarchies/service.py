@@ -940,7 +940,8 @@ def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Cla
             SourceSystem.code,
             SourceRecord.source_id,
             SourceSystem.trust_rank,
-            SourceRecord.canonical,
+            # Only the parent references travel, not each whole canonical document.
+            SourceRecord.canonical["parents"],
         )
         .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
@@ -951,9 +952,9 @@ def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Cla
             SourceRecord.deleted_at.is_(None),
         )
     )
-    for gid, rid, code, sid, rank, canonical in rows:
+    for gid, rid, code, sid, rank, parents in rows:
         members.append(int(rid))
-        refs = (canonical or {}).get("parents") or []
+        refs = parents or []
         for ref in refs if isinstance(refs, list) else []:
             if not isinstance(ref, Mapping):
                 continue
