@@ -1048,11 +1048,14 @@ def _derive(
             )
         )
     }
-    graph = _ChunkGraph(
-        session, children, {c.parent for c in claims if c.parent is not None}, rules
-    )
+    slots = sorted(set(by_slot) | set(current))
+    if not slots:  # no source names a parent and no edge to keep (most single records)
+        return
+    parents = {c.parent for c in claims if c.parent is not None}
+    # Without a proposed parent nothing is checked: the slots can only lose their edges.
+    graph = _ChunkGraph(session, children, parents, rules) if parents else None
     tasks = _conflicts_of(session, children)
-    for slot in sorted(set(by_slot) | set(current)):
+    for slot in slots:
         _derive_slot(
             session,
             slot,
@@ -1068,7 +1071,8 @@ class _Derivation:
 
     changes: _Changes
     summary: SyncSummary
-    graph: _ChunkGraph
+    # None when no slot of the chunk has a proposed parent.
+    graph: _ChunkGraph | None
     # The slot's steward tasks, newest first.
     tasks: list[HierarchyConflict]
     now: datetime
@@ -1116,7 +1120,8 @@ def _derive_slot(
                 reason="no source names a parent any more",
                 flush=False,
             )
-            run.graph.apply(child, relation, None)
+            if run.graph is not None:
+                run.graph.apply(child, relation, None)
             summary.removed += 1
         run.settle(session, child, relation, "no source names a parent any more")
         return
@@ -1129,6 +1134,7 @@ def _derive_slot(
             if current.source_code != claim.source:
                 current.source_code = claim.source
             break
+        assert run.graph is not None  # built whenever a slot has a proposed parent
         findings = run.graph.check(child, parent, relation)
         if findings:
             refusals.append(
