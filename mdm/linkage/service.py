@@ -396,30 +396,35 @@ def _candidates(
     """
     caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
     default_cap = max(caps.values(), default=200)
-    mine = pd.DataFrame(
-        session.execute(
-            select(BlockingKey.key, BlockingKey.source_record_id).where(
-                BlockingKey.entity_type == entity_type,
-                id_in(BlockingKey.source_record_id, record_ids, session),
-            )
-        ).all(),
-        columns=["key", "rid"],
-    )
-    if mine.empty:
+    rows = session.execute(
+        select(BlockingKey.key, BlockingKey.source_record_id).where(
+            BlockingKey.entity_type == entity_type,
+            id_in(BlockingKey.source_record_id, record_ids, session),
+        )
+    ).all()
+    if not rows:
         return [], []
-    keys = mine["key"].unique().tolist()
+    keys = list(dict.fromkeys(key for key, _ in rows))
 
     def cap_of(key: object) -> int:
         return caps.get(str(key).split(":", 1)[0], default_cap)
 
     if len(keys) <= LIMITED_KEYS:
-        # One record or a few: one more holder than the cap is enough to know a key is capped.
+        # One record or a few: one more holder than the cap is enough to know a key is
+        # capped; and so few rows pair up faster in plain Python than through a frame.
         found = key_holders(session, entity_type, {k: cap_of(k) + 1 for k in keys})
-        holders = pd.DataFrame(
-            [(k, rid) for k, ids in found.items() for rid in ids], columns=["key", "other"]
-        )
-    else:
-        holders = _all_holders(session, entity_type, keys)
+        capped = sorted((k, len(ids)) for k, ids in found.items() if len(ids) > cap_of(k))
+        left_out = {k for k, _ in capped}
+        pairs = {
+            (min(rid, other), max(rid, other))
+            for key, rid in rows
+            if key not in left_out
+            for other in found[key]
+            if other != rid
+        }
+        return sorted(pairs), capped
+    mine = pd.DataFrame(rows, columns=["key", "rid"])
+    holders = _all_holders(session, entity_type, keys)
     sizes = holders.groupby("key").size()
     limits = sizes.index.map(cap_of)
     too_big = sizes[sizes.to_numpy() > np.asarray(limits)]
@@ -431,8 +436,8 @@ def _candidates(
         return [], capped
     a = joined["rid"].to_numpy(dtype=np.int64)
     b = joined["other"].to_numpy(dtype=np.int64)
-    pairs = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0)
-    return [(int(x), int(y)) for x, y in pairs], capped
+    unique = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0)
+    return [(int(x), int(y)) for x, y in unique], capped
 
 
 def _cannot_links(session: Session, record_ids: Sequence[int]) -> list[tuple[int, int]]:

@@ -417,3 +417,33 @@ def test_golden_records_created_in_worker_processes_equal_those_created_in_one(
         select(OutboxEvent.golden_id).where(OutboxEvent.event_type == "golden.created")
     ).all()
     assert set(serial + forked) <= set(created)
+
+
+def test_candidates_of_a_few_records_pair_as_those_of_a_whole_chunk(
+    session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdm.linkage import service as linkage
+
+    hub("erp", {"100": ACME_ERP, "101": ACME_ERP, "200": GLOBEX})
+    hub("crm", {"0015A": ACME_CRM, "0016B": {**ACME_CRM, "legal_name": "Acme Tools"}})
+    ids = list(session.scalars(select(SourceRecord.id).order_by(SourceRecord.id)))
+    spec = linkage.spec_for("customer")
+    # Caps of two holders: the keys the four Acme records share are left out as too common.
+    tight = spec.model_copy(
+        update={
+            "blocking_rules": [
+                r.model_copy(update={"max_block_size": 2}) for r in spec.blocking_rules
+            ]
+        }
+    )
+    for rules in (spec, tight):
+        few = linkage._candidates(session, "customer", ids, rules)
+        monkeypatch.setattr(linkage, "LIMITED_KEYS", 0)  # the whole-chunk path (a frame join)
+        whole = linkage._candidates(session, "customer", ids, rules)
+        monkeypatch.undo()
+        assert few[0] == whole[0]
+        # The same keys are left out; a few records' look-up stops counting past the cap.
+        assert [k for k, _ in few[1]] == [k for k, _ in whole[1]]
+        assert all(2 < n <= m for (_, n), (_, m) in zip(few[1], whole[1], strict=True))
+    assert few[1]  # with tight caps some keys were left out
+    assert linkage._candidates(session, "customer", ids, spec)[0]  # and Acme's records pair
