@@ -19,6 +19,10 @@ from mdm import migrate
 from mdm.database import UnitOfWork, create_engine
 from mdm.devtools import drop_database, recreate_database
 
+# The API tests' plugin and helpers hold no doctests: kept out of --doctest-modules, they are
+# first imported as the plugin, so pytest rewrites their asserts.
+collect_ignore = ["integration/api/api_fixtures.py", "integration/api/api_support.py"]
+
 # A database of this run's own, so two test runs on one server never drop each other's data.
 POSTGRES_URL = os.environ.get(
     "MDM_TEST_POSTGRES_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/mdm_test_{os.getpid()}"
