@@ -20,7 +20,6 @@ import multiprocessing
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.pool import AsyncResult
@@ -540,11 +539,11 @@ def ingest_file(
     rejections: list[Rejection] = []
     seen: set[str] = set()
 
-    def write(chunk: list[Candidate], rejected: list[Rejection]) -> None:
+    def flush() -> None:
         with uow.begin() as session:
             system = session.get_one(SourceSystem, source_id)
-            outcomes = upsert_records(session, system, entity, chunk, batch_id=batch_id)
-            outcomes += reject_records(session, batch_id, rejected)
+            outcomes = upsert_records(session, system, entity, candidates, batch_id=batch_id)
+            outcomes += reject_records(session, batch_id, rejections)
             counts.add(outcomes)
             record_counts(session, batch_id, counts)
         room = keep_rejections - len(shown)
@@ -552,17 +551,6 @@ def ingest_file(
             shown.extend([o for o in outcomes if o.status == "rejected"][:room])
         if progress is not None:
             progress(len(outcomes))
-
-    # A writer thread writes one chunk (in its own transaction, in file order) while the next
-    # is read and mapped: the database's work overlaps the parent's instead of stopping it.
-    # At most one chunk waits, so memory stays flat.
-    writing: Future[None] | None = None
-
-    def flush() -> None:
-        nonlocal writing
-        if writing is not None:
-            writing.result()  # the previous chunk has landed (or its error surfaces here)
-        writing = writer.submit(write, candidates.copy(), rejections.copy())
         candidates.clear()
         rejections.clear()
         seen.clear()
@@ -573,21 +561,18 @@ def ingest_file(
         else prepare_rows(compiled, tracked_rows())
     )
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="mdm-ingest-writer") as writer:
-            for item in items:
-                if isinstance(item, Rejection):
-                    rejections.append(item)
-                else:
-                    if item.source_id in seen:
-                        # A repeat of a key within the chunk becomes its next version.
-                        flush()
-                    seen.add(item.source_id)
-                    candidates.append(item)
-                if len(candidates) + len(rejections) >= chunk_size:
+        for item in items:
+            if isinstance(item, Rejection):
+                rejections.append(item)
+            else:
+                if item.source_id in seen:
+                    # A repeat of a key within the chunk becomes its next version.
                     flush()
-            flush()
-            assert writing is not None  # the last flush submitted a write
-            writing.result()
+                seen.add(item.source_id)
+                candidates.append(item)
+            if len(candidates) + len(rejections) >= chunk_size:
+                flush()
+        flush()
     except BaseException:
         with uow.begin() as session:
             record_counts(session, batch_id, counts, status="failed")
