@@ -5,16 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdm.database import Base, BigId, JSONType, utcnow
+
+_RUNNING = text("status = 'running'")
 
 
 class IngestBatch(Base):
     """One load: a file or an API batch, who sent it, and what came of it."""
 
     __tablename__ = "ingest_batch"
+    __table_args__ = (
+        # Opening a batch marks loads of the same origin left running as interrupted: a look-up
+        # on every API write, which scanned every batch ever taken (one per request) without
+        # it. Only running batches are indexed, so the index stays a handful of rows.
+        Index(
+            "ix_ingest_batch_running",
+            "source_system_id",
+            "entity_type",
+            "origin",
+            postgresql_where=_RUNNING,
+            sqlite_where=_RUNNING,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source_system_id: Mapped[int] = mapped_column(ForeignKey("source_system.id"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from mdm.canonical.models import EntityType
@@ -237,3 +237,22 @@ def test_what_the_database_cannot_store_is_rejected_by_field(
     # The mapping's ID column is named as the source calls it.
     assert stored[3][0]["field"] == "id"
     assert "at most 200" in stored[3][0]["message"]
+
+
+def test_opening_a_batch_finds_running_loads_by_index_not_by_scanning_every_batch(
+    session: Session,
+) -> None:
+    # Every API write opens a batch; the look-up of loads left running must not grow with
+    # the number of batches ever taken.
+    statement = (
+        "UPDATE ingest_batch SET status = 'interrupted' WHERE source_system_id = 1 "
+        "AND entity_type = 'customer' AND origin = 'api:x' AND status = 'running'"
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: ask for the index
+        plan = " ".join(str(r[0]) for r in session.execute(text(f"EXPLAIN {statement}")))
+    else:
+        plan = " ".join(
+            str(r[-1]) for r in session.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
+        )
+    assert "ix_ingest_batch_running" in plan
