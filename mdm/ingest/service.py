@@ -37,6 +37,7 @@ from mdm.database import (
     bulk_insert,
     insert_returning_ids,
     is_postgres,
+    refresh_statistics,
     table_of,
     utcnow,
 )
@@ -489,6 +490,10 @@ def prepare_in_workers(
             yield from in_flight.popleft().get()
 
 
+# A file load that wrote this many versions refreshes the planner's statistics of the tables.
+REFRESH_STATISTICS_FROM = 10_000
+
+
 @dataclass(slots=True)
 class FileIngestResult:
     """The outcome of loading a file."""
@@ -579,4 +584,7 @@ def ingest_file(
         raise
     with uow.begin() as session:
         record_counts(session, batch_id, counts, status="completed")
+        if counts.new + counts.changed >= REFRESH_STATISTICS_FROM:
+            # The match stage that follows is planned by these tables' statistics.
+            refresh_statistics(session, ("source_record", "source_record_version"))
     return FileIngestResult(batch_id, counts, shown, warnings)

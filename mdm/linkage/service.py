@@ -68,6 +68,7 @@ from mdm.database import (
     bulk_insert,
     id_in,
     insert_returning_ids,
+    refresh_statistics,
     table_of,
     text_in,
     utcnow,
@@ -569,6 +570,20 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
+# The tables a bulk match grows, whose statistics its own later queries are planned by.
+GROWN_BY_MATCHING = (
+    "source_record",
+    "match_features",
+    "blocking_key",
+    "golden_member",
+    "golden_record",
+    "xref_history",
+    "hierarchy_claim",
+    "hierarchy_edge",
+    "match_candidate",
+)
+
+
 def _run_chunks(
     uow: UnitOfWork,
     entity_type: str,
@@ -580,6 +595,7 @@ def _run_chunks(
     workers: int,
 ) -> MatchSummary:
     first = True
+    analysed_at = 0  # records matched when the tables' statistics were last refreshed
     while True:
         with uow.begin() as session:
             part = match_pending(
@@ -592,6 +608,11 @@ def _run_chunks(
                 hierarchies=hierarchies,
                 workers=workers,
             )
+            if part.records >= FEW_RECORDS and total.records + part.records >= 2 * analysed_at:
+                # The tables grew by half or more since the planner last looked: about
+                # log2(chunks) refreshes in a load, each a second or two at a million rows.
+                refresh_statistics(session, GROWN_BY_MATCHING)
+                analysed_at = total.records + part.records
         first = False
         if not (part.records or part.deleted):
             return total

@@ -256,3 +256,30 @@ def test_opening_a_batch_finds_running_loads_by_index_not_by_scanning_every_batc
             str(r[-1]) for r in session.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
         )
     assert "ix_ingest_batch_running" in plan
+
+
+def test_a_bulk_load_refreshes_the_planners_statistics_on_postgresql(
+    uow: UnitOfWork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdm.database import refresh_statistics
+    from mdm.ingest import service as ingest_service
+
+    refreshed: list[tuple[str, ...]] = []
+
+    def spy(bind: Session, tables: tuple[str, ...]) -> bool:
+        refreshed.append(tuple(tables))
+        return refresh_statistics(bind, tables)
+
+    monkeypatch.setattr(ingest_service, "refresh_statistics", spy)
+    monkeypatch.setattr(ingest_service, "REFRESH_STATISTICS_FROM", 2)
+    rows = "1,Acme GmbH,Hauptstr. 1,Berlin,DE,,\n2,Globex Ltd,1 High St,London,GB,,\n"
+    load(uow, write(tmp_path, "c.csv", HEADER + rows))
+    assert refreshed == [("source_record", "source_record_version")]
+    with uow.session() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        assert refresh_statistics(session, ("source_record",)) is postgres
+        if postgres:  # the planner now knows the table holds rows
+            estimate = session.execute(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'source_record'")
+            ).scalar_one()
+            assert estimate >= 2
