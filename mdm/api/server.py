@@ -10,6 +10,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from typing import Any
 
 from mdm.api.metrics import MULTIPROCESS_ENV
 from mdm.settings import Settings
@@ -68,11 +69,8 @@ def serve(settings: Settings, *, workers: int = 1, reload: bool = False) -> None
                 uvicorn.run(
                     "mdm.api.server:app_from_environment",
                     factory=True,
-                    host=settings.api_host,
-                    port=settings.api_port,
                     reload=True,
-                    proxy_headers=True,
-                    access_log=settings.api_access_log,
+                    **_uvicorn_options(settings),
                 )
             else:
                 _run_workers(settings, workers)
@@ -83,13 +81,17 @@ def serve(settings: Settings, *, workers: int = 1, reload: bool = False) -> None
         return
     from mdm.api.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        proxy_headers=True,
-        access_log=settings.api_access_log,
-    )
+    uvicorn.run(create_app(settings), **_uvicorn_options(settings))
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every way of serving shares: where, behind a proxy, and whether to log each request."""
+    return {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "proxy_headers": True,
+        "access_log": settings.api_access_log,
+    }
 
 
 def _run_workers(settings: Settings, workers: int) -> None:
@@ -105,11 +107,8 @@ def _run_workers(settings: Settings, workers: int) -> None:
     config = uvicorn.Config(
         "mdm.api.server:app_from_environment",
         factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
         workers=workers,
-        proxy_headers=True,
-        access_log=settings.api_access_log,
+        **_uvicorn_options(settings),
     )
     sock = config.bind_socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

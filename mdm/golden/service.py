@@ -23,6 +23,7 @@ from mdm.audit.service import Audit
 from mdm.audit.service import record as write_audit
 from mdm.database import bulk_insert, id_in, insert_returning_ids, table_of, utcnow
 from mdm.errors import NotFoundError
+from mdm.golden.lookup import XrefLink, golden_by_id
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
 from mdm.golden.survivorship import (
     Member,
@@ -569,33 +570,15 @@ def resolve(session: Session, golden_id: int) -> tuple[GoldenRecord, int | None]
     return golden, None
 
 
-@dataclass(slots=True)
-class XrefEntry:
-    """One source system's record of a golden record."""
+def xrefs_of(session: Session, golden_id: int) -> list[XrefLink]:
+    """Every source system's ID for a golden record (the ERP number, the CRM ID, …).
 
-    source: str
-    source_id: str
-    source_record_id: int
-    link_reason: str
-    linked_at: str
-
-
-def xrefs_of(session: Session, golden_id: int) -> list[XrefEntry]:
-    """Every source system's ID for a golden record (the ERP number, the CRM ID, …)."""
-    rows = session.execute(
-        select(
-            SourceSystem.code,
-            SourceRecord.source_id,
-            SourceRecord.id,
-            GoldenMember.link_reason,
-            GoldenMember.linked_at,
-        )
-        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
-        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
-        .where(GoldenMember.golden_id == golden_id)
-        .order_by(SourceSystem.trust_rank, SourceSystem.code, SourceRecord.source_id)
-    )
-    return [XrefEntry(r[0], r[1], r[2], r[3], r[4].isoformat()) for r in rows]
+    The look-up the API answers with (`mdm.golden.lookup`), for this very record: a record
+    merged away has none of its own.
+    """
+    session.flush()
+    view = golden_by_id(session.connection(), golden_id)
+    return view.xref if view is not None and view.golden_id == golden_id else []
 
 
 def golden_of_source(
