@@ -70,7 +70,7 @@ from mdm.settings import Settings
 # each is one indexed statement (`mdm.golden.lookup`, a fraction of a millisecond), less than
 # the hand-over to a thread and back costs. Everything else that touches the database runs in
 # a thread (sync_to_thread=True).
-ON_THE_LOOP = False
+LOOK_UPS_IN_A_THREAD = False
 
 _CTX = {"ctx": Provide(provide_change_context, sync_to_thread=False)}
 _VERSIONED = {
@@ -313,7 +313,7 @@ class GoldenController(Controller):
 
     @get(
         "/{golden_id:int}",
-        sync_to_thread=ON_THE_LOOP,
+        sync_to_thread=LOOK_UPS_IN_A_THREAD,
         summary="Read a golden record",
         responses=_READ,
     )
@@ -428,7 +428,7 @@ class XrefController(Controller):
 
     @get(
         "/{source:str}/{entity:str}/{source_id:path}",
-        sync_to_thread=ON_THE_LOOP,
+        sync_to_thread=LOOK_UPS_IN_A_THREAD,
         responses=_READ,
     )
     def lookup(
