@@ -3,8 +3,10 @@
 - ``u`` (how often non-matches agree at each level) comes from random record pairs, which are
   almost all non-matches, and is then held fixed.
 - ``m`` (how often matches agree at each level) is learnt by expectation-maximisation without
-  labels, once per blocking rule on the pairs that rule found, leaving out the comparisons that
-  read the rule's own columns (they agree by construction there), as Splink does. The
+  labels, once per blocking rule on the pairs that rule found and the rules leave open (a pair
+  a cannot-link rule decides is never weighed by the model, so it does not train it), leaving
+  out the comparisons that read the rule's own columns (they agree by construction there), as
+  Splink does. The
   estimates of the sessions are pooled, weighted by each session's expected matches.
 - EM cannot learn nonsense: ``u`` is fixed, ``m`` is constrained monotone over levels (a better
   level never has a lower ``m/u`` than a worse one, by pooling adjacent violators), and all
@@ -34,6 +36,7 @@ from matching.model import (
     MatchModel,
     TermFrequencies,
 )
+from matching.rules import evaluate_rules
 from matching.spec import MatchSpec
 
 IntArray = npt.NDArray[np.int64]
@@ -306,6 +309,14 @@ def train(
     sample = np.arange(len(blocked))
     if len(sample) > spec.em_max_pairs:
         sample = np.sort(rng.choice(len(sample), spec.em_max_pairs, replace=False))
+    # The model only ever weighs pairs the rules leave open, so it is fitted on those: a pair
+    # a cannot-link rule decides (two roles of one company, two tax IDs) agrees on name,
+    # website and phone like a match, and left in it teaches EM that "same company group" is
+    # a match and that a different address hardly counts against one.
+    open_pairs = ~evaluate_rules(
+        spec, std_frame, other, blocked.left[sample], blocked.right[sample]
+    ).cannot_link
+    sample = sample[open_pairs]
     cand_levels, _ = compare_all(
         spec, std_frame, other, blocked.left[sample], blocked.right[sample], idf_tables=idf_tables
     )

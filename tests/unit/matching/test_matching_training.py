@@ -87,3 +87,57 @@ def test_accepted_labels_raise_m_of_their_levels(customers) -> None:
     assert base_m is not None
     assert tuned_m is not None
     assert tuned_m >= base_m
+
+
+def test_em_learns_from_the_pairs_the_rules_leave_open() -> None:
+    # Forty companies, each with two records of its legal entity (same name, street and
+    # phone: a match) and a ship-to site (same name and phone, another street). Blocking on
+    # the name finds three pairs a company; the two legal-entity / ship-to pairs are decided
+    # by the different-role rule. Fitted on all three, EM would take "same phone" for a match
+    # and learn that matches disagree on the street two times in three; fitted on the open
+    # pair only, matches agree on the street.
+    std = m.Standardiser
+    null, exact, else_ = (
+        m.Level(label="null", kind="null"),
+        m.Level(label="exact", kind="exact"),
+        m.Level(label="else", kind="else"),
+    )
+    spec = m.MatchSpec(
+        name="companies",
+        entity_type="customer",
+        standardisers=(
+            std(field="name", kind="text"),
+            std(field="street", kind="text"),
+            std(field="phone", kind="text"),
+            std(field="role", kind="code"),
+        ),
+        blocking_rules=(m.BlockingRule(name="name", parts=(m.KeyPart(column="name"),)),),
+        comparisons=tuple(
+            m.Comparison(name=c, column=c, levels=(null, exact, else_))
+            for c in ("name", "street", "phone")
+        ),
+        rules=(
+            m.MatchRule(
+                name="different_role",
+                effect="cannot_link",
+                all_of=(m.Condition(column="role", test="differ"),),
+            ),
+        ),
+    )
+    rows = [
+        {
+            "id": f"{i}{copy}",
+            "name": f"firm {i}",
+            "street": f"site {i}" if copy == "s" else f"street {i}",
+            "phone": f"{i:07d}",
+            "role": "ship_to" if copy == "s" else "legal_entity",
+        }
+        for i in range(40)
+        for copy in ("a", "b", "s")
+    ]
+    model = m.train(m.standardise(rows, spec), spec)
+    street = model.parameters_for("street")
+    assert street is not None
+    assert street.m[1] is not None
+    assert street.m[1] > 0.95  # matches agree on the street; with all pairs it was 1/3
+    assert model.training_counts["em_pairs"] == 40  # the one open pair of each company
