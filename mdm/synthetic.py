@@ -719,7 +719,33 @@ def _address(rng: random.Random, country: _Country) -> _Address:
     return _Address(_pick(rng, country.streets), number, postal, city, region, area)
 
 
-def _company(rng: random.Random, key: str) -> _Party:
+class _Domains:
+    """The web domains handed out so far in one stream of companies: no two companies share one.
+
+    Two companies may bear the same name in different towns, but a domain has one owner: the
+    first takes the name's slug, the next the slug with its head-office town, then with a
+    number. A shard other than the first, written apart from the others, never takes the bare
+    slug and tags the town form with its shard number, so no two shards hand out the same one.
+    """
+
+    def __init__(self, shard: int = 0) -> None:
+        self.shard = shard
+        self.taken: set[str] = set()
+
+    def claim(self, core: str, city: str, tld: str) -> str:
+        base = _slug(core)
+        town = f"{base}-{_slug(city)}{self.shard or ''}"
+        name = base if self.shard == 0 and base not in self.taken else town
+        number = 1
+        while name in self.taken:
+            number += 1
+            name = f"{town}-{number}"
+        self.taken.add(name)
+        return f"{name}.{tld}"
+
+
+def _company(rng: random.Random, key: str, domains: _Domains | None) -> _Party:
+    """A company; ``domains`` hands out its web domain (``None``: the caller claims one)."""
     country = _COUNTRIES[bisect(_COUNTRY_CUM, rng.random())]
     r = rng.random()
     surname = _pick(rng, country.surnames)
@@ -735,27 +761,27 @@ def _company(rng: random.Random, key: str) -> _Party:
     else:
         core = f"{_pick(rng, _STEMS_A)}{_pick(rng, _STEMS_B)}"
     form = _pick(rng, country.forms)
+    address = _address(rng, country)
     return _Party(
         key=key,
         role="legal_entity",
         country=country,
         core=core,
         form=form,
-        address=_address(rng, country),
+        address=address,
         phone=str(_int(rng, 1_000_000, 9_999_999))
         + (str(_int(rng, 0, 9)) if country.code == "FR" else ""),
         tax_id=_TAX_ID[country.code](rng),
-        domain=f"{_slug(core)}.{country.tld}",
+        domain=domains.claim(core, address.city, country.tld) if domains else "",
         stale=_address(rng, country) if rng.random() < 0.15 else None,
         duns=str(_int(rng, 10**8, 10**9)) if rng.random() < 0.3 else "",
     )
 
 
-def _lookalike(rng: random.Random, of: _Party, key: str) -> _Party:
+def _lookalike(rng: random.Random, of: _Party, key: str, domains: _Domains) -> _Party:
     """A different company whose name is nearly the same (a hard negative)."""
-    other = _company(rng, key)
+    other = _company(rng, key, None)
     other.country = of.country
-    other.domain = other.domain.rsplit(".", 1)[0] + "." + of.country.tld
     other.tax_id = _TAX_ID[of.country.code](rng)
     other.address = _address(rng, of.country)
     r = rng.random()
@@ -770,7 +796,7 @@ def _lookalike(rng: random.Random, of: _Party, key: str) -> _Party:
     else:  # the same name with a regional suffix
         other.core = f"{of.core} {_pick(rng, _REGIONAL[of.country.code])}"
         other.form = of.form
-    other.domain = f"{_slug(other.core)}.{of.country.tld}"
+    other.domain = domains.claim(other.core, other.address.city, of.country.tld)
     return other
 
 
@@ -1468,6 +1494,7 @@ def _write_customers(rng: random.Random, out: _Writers, count: int, shard: int) 
     entities = 0
     made = shard * _SHARD_SIZE
     end = made + count
+    domains = _Domains(shard)
     while made < end:
         made += 1
         key = f"C{made:08d}"
@@ -1475,17 +1502,17 @@ def _write_customers(rng: random.Random, out: _Writers, count: int, shard: int) 
             _emit_person(rng, out, n, _person(rng, key))
             entities += 1
             continue
-        company = _company(rng, key)
+        company = _company(rng, key, domains)
         links: dict[str, str] = {}
         entities += _emit_customer_group(rng, out, n, company, links)
         r = rng.random()
         if made < end and r < 0.06:
             made += 1
-            other = _lookalike(rng, company, f"C{made:08d}")
+            other = _lookalike(rng, company, f"C{made:08d}", domains)
             entities += _emit_customer_group(rng, out, n, other, {})
         elif made < end and r < 0.1:
             made += 1
-            child = _company(rng, f"C{made:08d}")
+            child = _company(rng, f"C{made:08d}", domains)
             group = {"erp": links["erp_last"], "crm": links["crm_last"]}
             entities += _emit_customer_group(
                 rng, out, n, child, {k: v for k, v in group.items() if v}
@@ -1816,6 +1843,7 @@ def iter_flat_customers(n_records: int, seed: int = 0) -> Iterator[dict[str, Any
     True
     """
     rng = random.Random(f"flat-customers:{seed}")
+    domains = _Domains()
     yielded = 0
     made = 0
     serial = 0
@@ -1825,11 +1853,11 @@ def iter_flat_customers(n_records: int, seed: int = 0) -> Iterator[dict[str, Any
         if rng.random() < 0.15:
             parties: list[_Party] = [_person(rng, key)]
         else:
-            company = _company(rng, key)
+            company = _company(rng, key, domains)
             parties = [company, *_sites(rng, company)]
             if rng.random() < 0.06:
                 made += 1
-                parties.append(_lookalike(rng, company, f"C{made:08d}"))
+                parties.append(_lookalike(rng, company, f"C{made:08d}", domains))
         for party in parties:
             for source in _flat_party_sources(rng, party):
                 serial += 1

@@ -167,3 +167,36 @@ def test_iter_flat_products_yields_the_requested_count_with_entity_ids() -> None
     assert all(r["entity_id"] and r["name"] for r in records)
     sizes = Counter(r["entity_id"] for r in records)
     assert sum(1 for s in sizes.values() if s > 1) > len(sizes) * 0.3
+
+
+def test_two_companies_never_share_a_web_domain() -> None:
+    # With 20,000 records many companies bear the same name (in different towns); each still
+    # has its own domain, which all its sites and records carry.
+    owners: dict[str, set[str]] = defaultdict(set)
+    for record in iter_flat_customers(20_000, seed=2):
+        for text in (record["website"], *record["emails"]):
+            if text and record["role"] != "person":
+                domain = text.rsplit("@", 1)[-1].split("://")[-1].removeprefix("www.")
+                owners[domain.strip("/").lower()].add(record["entity_id"].split("-")[0])
+    free_mail = set(synthetic._MAIL_DOMAINS)
+    shared = {d: o for d, o in owners.items() if len(o) > 1 and d not in free_mail}
+    assert len(owners) > 1000
+    assert not shared
+
+
+def test_shards_hand_out_different_domains_for_the_same_name() -> None:
+    first, second = synthetic._Domains(0), synthetic._Domains(1)
+    got = [
+        first.claim("Meyer Hydraulik", "Köln", "de"),
+        first.claim("Meyer Hydraulik", "Köln", "de"),
+        first.claim("Meyer Hydraulik", "Köln", "de"),
+        second.claim("Meyer Hydraulik", "Köln", "de"),
+        second.claim("Meyer Hydraulik", "Köln", "de"),
+    ]
+    assert got == [
+        "meyer-hydraulik.de",
+        "meyer-hydraulik-koeln.de",
+        "meyer-hydraulik-koeln-2.de",
+        "meyer-hydraulik-koeln1.de",
+        "meyer-hydraulik-koeln1-2.de",
+    ]
