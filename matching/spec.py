@@ -534,10 +534,22 @@ def default_customer_spec() -> MatchSpec:
             levels=(
                 null,
                 exact,
+                # Only the same house number (and unit) is the same address: the street's
+                # spelling varies between sources, its numbers do not.
                 Level(
-                    label="token-set>=0.9", kind="fuzzy", scorer="token_set_ratio", threshold=0.9
+                    label="token-set>=0.9",
+                    kind="fuzzy",
+                    scorer="token_set_ratio",
+                    threshold=0.9,
+                    same_digits=True,
                 ),
-                Level(label="jw>=0.85", kind="fuzzy", scorer="jaro_winkler", threshold=0.85),
+                Level(
+                    label="jw>=0.85",
+                    kind="fuzzy",
+                    scorer="jaro_winkler",
+                    threshold=0.85,
+                    same_digits=True,
+                ),
                 else_,
             ),
         ),

@@ -144,3 +144,21 @@ def test_email_levels_count_address_and_domain_once() -> None:
     out = compare(comp, frame, None, li, ri, multi=True).levels.tolist()
     # same address; same company domain; a shared free-mail domain is no evidence; else.
     assert out == [1, 2, 3, 3]
+
+
+def test_a_customer_address_with_other_house_numbers_is_another_address() -> None:
+    from matching.standardisation import standardise
+
+    spec = default_customer_spec()
+    comp = spec.comparison("address")
+    streets = [
+        "Robert-Bosch-Straße 151",
+        "ROBERT-BOSCH-STRASSE 151",  # the same, spelt otherwise
+        "Robert-Bosch-Str. 69",  # the same street, another building
+        "Robert-Bosch-Straße 15",  # a digit short
+        "Robert-Bosch-Strasse 151a",  # a unit letter: the same digits
+    ]
+    frame = standardise([{"id": str(i), "address": s} for i, s in enumerate(streets)], spec)
+    labels = [lv.label for lv in comp.levels]
+    got = levels_of(comp, frame["address"].tolist(), [(0, 1), (0, 2), (0, 3), (0, 4)])
+    assert [labels[g] for g in got] == ["exact", "else", "else", "token-set>=0.9"]
