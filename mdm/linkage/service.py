@@ -259,25 +259,49 @@ def _is_na(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def train_model(session: Session, entity_type: str, *, seed: int = 0) -> MatchModel | None:
-    """Train a model on every stored record of an entity type (EM, no labels) and save it.
+# Records a model is trained on, at most: a spread sample of a larger hub (EM needs the
+# sources mixed, not every record).
+TRAINING_SAMPLE = 300_000
+# Multiplicative hashing of record IDs: a fixed, spread order on SQLite and PostgreSQL alike.
+_SPREAD = (2_654_435_761, 4_294_967_291)
 
-    Steward decisions (accepted and rejected review tasks) are fed in as labels.
+
+def train_model(
+    session: Session, entity_type: str, *, seed: int = 0, workers: int = 1
+) -> MatchModel | None:
+    """Train a model on the live records of an entity type (EM, no labels) and save it.
+
+    Every source takes part: the records are a sample spread over the whole hub, up to
+    ``TRAINING_SAMPLE``, standardised afresh, so a first bulk load trains on all its files
+    before matching its first chunk (one file of one source holds hardly any duplicates to
+    learn from). Steward decisions (accepted and rejected review tasks) are fed in as labels,
+    and the records they name always join the sample.
     """
-    rows = (
-        session.execute(
-            select(MatchFeatures.features).where(MatchFeatures.entity_type == entity_type)
-        )
-        .scalars()
-        .all()
+    labels = [(lb.left, lb.right, lb.same) for lb in export_labels(session, entity_type)]
+    columns = (SourceRecord.id, SourceSystem.code, SourceRecord.canonical)
+    live = (
+        select(*columns)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(SourceRecord.entity_type == entity_type, SourceRecord.deleted_at.is_(None))
     )
+    rows = list(
+        session.execute(
+            live.order_by((SourceRecord.id * _SPREAD[0]) % _SPREAD[1]).limit(TRAINING_SAMPLE)
+        ).all()
+    )
+    sampled = {r[0] for r in rows}
+    labelled = sorted({int(x) for a, b, _ in labels for x in (a, b)} - sampled)
+    if labelled:
+        rows += session.execute(live.where(id_in(SourceRecord.id, labelled, session))).all()
     if len(rows) < MIN_TRAINING_RECORDS:
         return None
-    frame = _features_frame(rows, entity_type)
     spec = spec_for(entity_type)
-    labels = [(lb.left, lb.right, lb.same) for lb in export_labels(session, entity_type)]
+    flat = [flatten(entity_type, str(r[0]), r[1], r[2] or {}) for r in rows]
+    del rows
+    frame = standardise(flat, spec, workers=workers)
+    del flat
     model = train(frame, spec, labels=labels or None, seed=seed)
-    save_model(session, entity_type, model, len(rows))
+    save_model(session, entity_type, model, len(frame))
     return model
 
 
@@ -672,7 +696,7 @@ def _match_chunk(
     )
     _store_features(session, entity_type, live_ids, frame, spec)
     if model is None:
-        model = train_model(session, entity_type)
+        model = train_model(session, entity_type, workers=workers)
     members = _memberships(session, live_ids)
     # Judge changed records afresh, except those a steward placed by hand.
     detach = [rid for rid, (_, reason) in members.items() if reason != "steward"]

@@ -4,6 +4,7 @@ unmerges, overrides, cannot-link memory, conflicts, audit and the outbox."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -447,3 +448,61 @@ def test_candidates_of_a_few_records_pair_as_those_of_a_whole_chunk(
         assert all(2 < n <= m for (_, n), (_, m) in zip(few[1], whole[1], strict=True))
     assert few[1]  # with tight caps some keys were left out
     assert linkage._candidates(session, "customer", ids, spec)[0]  # and Acme's records pair
+
+
+def test_a_first_bulk_match_trains_on_every_source_not_on_its_first_chunk(
+    session: Session, monkeypatch: pytest.MonkeyPatch, samples_dir: Path
+) -> None:
+    import tomllib
+
+    from mdm.canonical.models import EntityType
+    from mdm.ingest.readers import read_file
+    from mdm.ingest.service import Candidate, ingest_batch
+    from mdm.linkage import service as linkage
+    from mdm.mapping.service import apply_mapping, load_mappings
+    from mdm.sources.service import get_source_system, sync_source_systems
+
+    mappings = load_mappings([samples_dir / "mappings"])
+    sync_source_systems(session, [m.source for m in mappings.values()])
+    manifest = tomllib.loads((samples_dir / "manifest.toml").read_text())
+    per_source: dict[str, int] = {}
+    for f in manifest["files"]:
+        if f["entity"] != "customer":
+            continue
+        spec = mappings[f["source"]].entities[EntityType.CUSTOMER]
+        rows = (
+            r.data
+            for r in read_file(
+                samples_dir / f["path"], spec.format or "csv", spec.delimiter, spec.encoding
+            )
+            if r.data is not None
+        )
+        items = [
+            Candidate(rec.source_id, rec.canonical, None)
+            for rec in apply_mapping(mappings[f["source"]], EntityType.CUSTOMER, rows)
+            if rec.ok and rec.canonical and rec.source_id
+        ]
+        system = get_source_system(session, f["source"])
+        ingest_batch(session, system, "customer", items, origin="test", actor="test")
+        per_source[f["source"]] = per_source.get(f["source"], 0) + len(items)
+    first = next(iter(per_source))
+    live = session.scalar(
+        select(func.count())
+        .select_from(SourceRecord)
+        .where(SourceRecord.entity_type == "customer", SourceRecord.deleted_at.is_(None))
+    )
+    assert len(per_source) >= 3
+    assert live is not None
+
+    # The first chunk holds the first source's records only; the model it matches with was
+    # trained on every source's.
+    linkage.match_pending(session, "customer", CTX, chunk_size=per_source[first], max_chunks=1)
+    model = linkage.active_model(session, "customer")
+    assert model is not None
+    assert model.training_counts["records"] == live
+
+    # A larger hub trains on a sample of it.
+    monkeypatch.setattr(linkage, "TRAINING_SAMPLE", 50)
+    sampled = linkage.train_model(session, "customer")
+    assert sampled is not None
+    assert sampled.training_counts["records"] == 50
