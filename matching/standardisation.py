@@ -279,7 +279,15 @@ _ADDRESS_WORDS = {
     "postfach": "po box",
     "number": "no",
     "nr": "no",
+    "bd": "blvd",
+    "bld": "blvd",
 }
+# Names of a kind of area that sources write out or abbreviate (French industrial estates).
+_ADDRESS_PHRASES = (
+    (re.compile(r"\bzone industrielle\b"), "zi"),
+    (re.compile(r"\bzone artisanale\b"), "za"),
+    (re.compile(r"\bzone d activites?\b"), "za"),
+)
 _STREET_SUFFIX = re.compile(r"(?<=\w)(strasse|str)$")
 _UNIT_WORDS = frozenset({"ste", "apt", "unit", "fl", "no"})
 
@@ -292,10 +300,15 @@ def address(value: str | None) -> str | None:
     '12 main st ste 400'
     >>> address("Hauptstraße 5")
     'hauptstr 5'
+    >>> address("43 Zone Industrielle des Prés"), address("12 bd Voltaire")
+    ('43 zi des pres', '12 blvd voltaire')
     """
     folded = fold_text(value)
     if folded is None:
         return None
+    if "zone" in folded:
+        for pattern, short in _ADDRESS_PHRASES:
+            folded = pattern.sub(short, folded)
     out: list[str] = []
     for token in folded.split():
         token = _ADDRESS_WORDS.get(token, token)  # noqa: PLW2901
@@ -398,6 +411,33 @@ _POSTAL_DIGITS = {
 }
 
 
+# What a postal code may be prefixed with to name its country ("D-80331", "F-75001",
+# "NL-1012 AB"): the ISO code or the country's international vehicle registration code.
+_POSTAL_PREFIXES = {
+    "DE": ("DE", "D"),
+    "FR": ("FR", "F"),
+    "AT": ("AT", "A"),
+    "CH": ("CH",),
+    "IT": ("IT", "I"),
+    "ES": ("ES", "E"),
+    "PT": ("PT", "P"),
+    "BE": ("BE", "B"),
+    "LU": ("LU", "L"),
+    "NL": ("NL",),
+    "DK": ("DK",),
+    "SE": ("SE", "S"),
+    "NO": ("NO", "N"),
+    "FI": ("FIN", "FI"),
+    "PL": ("PL",),
+    "CZ": ("CZ",),
+    "SK": ("SK",),
+    "HU": ("HU", "H"),
+    "SI": ("SLO", "SI"),
+    "HR": ("HR",),
+    "GR": ("GR",),
+}
+
+
 @lru_cache(maxsize=_CACHE)
 def postal_code(value: str | None, country_code: str | None = None) -> str | None:
     """Standardise a postal code according to the record's country.
@@ -406,6 +446,8 @@ def postal_code(value: str | None, country_code: str | None = None) -> str | Non
     ('SW1A 1AA', '10115', '02134')
     >>> postal_code("1012ab", "NL")
     '1012 AB'
+    >>> postal_code("D-80331", "DE"), postal_code("F-75001", "FR"), postal_code("NL-1012ab", "NL")
+    ('80331', '75001', '1012 AB')
     """
     if value is None or _is_missing(value):
         return None
@@ -413,6 +455,10 @@ def postal_code(value: str | None, country_code: str | None = None) -> str | Non
     if not compact:
         return None
     cc = country(country_code) if country_code else None
+    for prefix in _POSTAL_PREFIXES.get(cc or "", ()):
+        if compact.startswith(prefix) and compact[len(prefix) : len(prefix) + 1].isdigit():
+            compact = compact[len(prefix) :]
+            break
     if cc in {"GB", "CA"} and len(compact) > 3:
         return f"{compact[:-3]} {compact[-3:]}"
     if cc == "NL" and len(compact) == 6:

@@ -216,3 +216,24 @@ def test_parallel_standardisation_equals_serial(monkeypatch: pytest.MonkeyPatch)
     parallel = standardise(records, spec, workers=3)
     pd.testing.assert_frame_equal(parallel, serial)
     assert parallel["id"].tolist() == [str(i) for i in range(12)]
+
+
+def test_postal_codes_lose_their_country_prefix_only_for_their_country() -> None:
+    from matching.standardisation import postal_code
+
+    assert postal_code("D-80331", "DE") == postal_code("80331", "DE") == "80331"
+    assert postal_code("A-1010", "AT") == "1010"
+    assert postal_code("nl-1012 ab", "NL") == "1012 AB"
+    # A British postcode starts with letters of its own; an unknown country keeps its letters.
+    assert postal_code("DE1 1AA", "GB") == "DE1 1AA"
+    assert postal_code("D-80331", None) == "D80331"
+    # The prefix of another country is not one.
+    assert postal_code("F-75001", "DE") == "F75001"
+
+
+def test_french_industrial_estates_read_the_same_written_out_or_short() -> None:
+    from matching.standardisation import address
+
+    assert address("89 ZI des Prés") == address("89 Zone Industrielle des Pres") == "89 zi des pres"
+    assert address("4 Zone d'Activités du Moulin") == "4 za du moulin"
+    assert address("12 Bd Voltaire") == address("12 Boulevard Voltaire")
