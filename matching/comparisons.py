@@ -561,6 +561,16 @@ class ComparisonOutcome:
     uniques: npt.NDArray[np.object_] | None
 
 
+def _compared_elsewhere(
+    comparison: Comparison, left: Frame, right: Frame | None, li: IntArray, ri: IntArray
+) -> BoolArray:
+    """Pairs where both records have the comparison's ``unless_compared`` column."""
+    if comparison.unless_compared is None:
+        return np.zeros(len(li), dtype=bool)
+    finer = scalar_codes(left, right, comparison.unless_compared)
+    return np.asarray((finer.left[li] >= 0) & (finer.right[ri] >= 0), dtype=bool)
+
+
 def compare(
     comparison: Comparison,
     left: Frame,
@@ -591,6 +601,7 @@ def compare(
         mc = multi_codes(left, right, comparison.column)
         a_mat, b_mat = mc.left[li], mc.right[ri]
         null = ~multi_present(a_mat) | ~multi_present(b_mat)
+        null |= _compared_elsewhere(comparison, left, right, li, ri)
         levels[null] = 0
         decided |= null
         for k, level in enumerate(comparison.levels[1:-1], start=1):
@@ -612,7 +623,7 @@ def compare(
 
     codes = scalar_codes(left, right, comparison.column)
     a, b = codes.left[li], codes.right[ri]
-    null = (a < 0) | (b < 0)
+    null = (a < 0) | (b < 0) | _compared_elsewhere(comparison, left, right, li, ri)
     levels[null] = 0
     decided |= null
     values_days: FloatArray | None = None

@@ -182,13 +182,19 @@ class Level(_Frozen):
 
 
 class Comparison(_Frozen):
-    """A field comparison: ordered levels from ``null`` through best to ``else``."""
+    """A field comparison: ordered levels from ``null`` through best to ``else``.
+
+    ``unless_compared`` names a column that carries the same evidence more precisely: where
+    both records have it, this comparison is ``null`` (a city where both postcodes are known),
+    so one fact is not counted twice.
+    """
 
     name: str
     column: str
     levels: tuple[Level, ...]
     tf_adjust: bool = False
     description: str = ""
+    unless_compared: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Comparison:
@@ -203,6 +209,8 @@ class Comparison(_Frozen):
     def columns(self) -> frozenset[str]:
         """The standardised columns this comparison reads."""
         extra = {c for lv in self.levels for c in (lv.other_column, lv.column) if c}
+        if self.unless_compared:
+            extra.add(self.unless_compared)
         return frozenset({self.column, *extra})
 
 
@@ -564,10 +572,13 @@ def default_customer_spec() -> MatchSpec:
                 else_,
             ),
         ),
+        # The postcode names the town more precisely: the city counts only where a postcode is
+        # missing, or a company that moved would be told three times that it is elsewhere.
         Comparison(
             name="city",
             column="city",
             tf_adjust=True,
+            unless_compared="postal_code",
             levels=(
                 null,
                 exact,

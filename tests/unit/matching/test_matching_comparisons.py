@@ -162,3 +162,20 @@ def test_a_customer_address_with_other_house_numbers_is_another_address() -> Non
     labels = [lv.label for lv in comp.levels]
     got = levels_of(comp, frame["address"].tolist(), [(0, 1), (0, 2), (0, 3), (0, 4)])
     assert [labels[g] for g in got] == ["exact", "else", "else", "token-set>=0.9"]
+
+
+def test_the_city_counts_only_where_a_postcode_is_missing() -> None:
+    comp = default_customer_spec().comparison("city")
+    frame = pd.DataFrame(
+        {
+            "city": ["koeln", "koeln", "bonn", "koeln", None],
+            "postal_code": ["50667", "50668", None, None, "53111"],
+        }
+    )
+    pairs = [(0, 1), (0, 2), (2, 3), (0, 3), (1, 4)]
+    li = np.array([p[0] for p in pairs])
+    ri = np.array([p[1] for p in pairs])
+    labels = [lv.label for lv in comp.levels]
+    got = compare(comp, frame, None, li, ri, multi=False).levels.tolist()
+    # Both postcodes known: the postcode comparison says it. Else the city, when both have one.
+    assert [labels[g] for g in got] == ["null", "else", "else", "exact", "null"]
