@@ -48,8 +48,10 @@ def unstorable_fields(value: Any, field: str = "") -> list[dict[str, str]]:
     return errors
 
 
-# In serialised JSON: an escaped NUL, or a number long enough to overflow 64 bits.
-_SUSPECT = re.compile(r"\\u0000|\d{19}")
+# In serialised JSON: an escaped NUL, or a number long enough to overflow 64 bits. (A substring
+# test and an ASCII digit run: half the time of one regex with both, on every record of a load.)
+_ESCAPED_NUL = "\\u0000"
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
 
 
 def unstorable_json(text: str) -> list[dict[str, str]]:
@@ -60,7 +62,7 @@ def unstorable_json(text: str) -> list[dict[str, str]]:
     >>> [e["field"] for e in unstorable_json('{"name": "A\\u0000B", "n": 123456789012345678901}')]
     ['name', 'n']
     """
-    if _SUSPECT.search(text) is None:
+    if _ESCAPED_NUL not in text and _LONG_NUMBER.search(text) is None:
         return []
     # The standard library's parser: it reads integers of any size (orjson refuses them).
     return unstorable_fields(json.loads(text))
