@@ -100,6 +100,7 @@ class _CompiledRule:
     transforms: tuple[Transform, ...]
     many: bool
     when: tuple[Getter, frozenset[str]] | None = None
+    parts: tuple[str, ...] = ()  # the target split at its dots, once
 
     def read(self, row: Mapping[str, Any]) -> Any:
         if self.when is not None:
@@ -137,6 +138,7 @@ def _compile_rule(
         transforms=transforms,
         many=rule.paths is not None,
         when=(_getter(rule.when.path), rule.when.values()) if rule.when else None,
+        parts=tuple(target.split(".")),
     )
 
 
@@ -154,9 +156,8 @@ def _first(value: Any) -> Any:
     return value
 
 
-def _place(record: dict[str, Any], target: str, value: Any) -> None:
-    """Put a mapped value at its canonical target, building typed list entries by key."""
-    parts = target.split(".")
+def _place(record: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
+    """Put a mapped value at its target (split at dots), building typed list entries by key."""
     head = parts[0]
     if head == "addresses":
         address = record.setdefault("_addresses", {}).setdefault(parts[1], {"type": parts[1]})
@@ -270,7 +271,7 @@ class CompiledEntityMapping:
                     errors.append(FieldError(rule.target, str(exc)))
                     continue
                 if value is not None and not _blank(value) and value != []:
-                    _place(record, rule.target, value)
+                    _place(record, rule.parts, value)
         if errors:
             return MappedRecord(source_id, errors=errors)
         try:
