@@ -151,6 +151,9 @@ class CompanyName:
         return " ".join(parts) or None
 
 
+_CONJUNCTIONS = frozenset({"and", "und", "u", "et", "en", "y"})
+
+
 @lru_cache(maxsize=_CACHE)
 def company_name(value: str | None) -> CompanyName:
     """Split a company name into a folded core name and a canonical legal form.
@@ -163,7 +166,9 @@ def company_name(value: str | None) -> CompanyName:
     >>> company_name("Müller Maschinenbau Gesellschaft mit beschränkter Haftung")
     CompanyName(core='muller maschinenbau', legal_form='gmbh')
     >>> company_name("Bolt & Nut Co. Ltd.").full
-    'bolt and nut co ltd'
+    'bolt nut co ltd'
+    >>> company_name("Lehmann u. Lehmann").core == company_name("Lehmann & Lehmann").core
+    True
     """
     folded = fold_text(value)
     if folded is None:
@@ -180,7 +185,11 @@ def company_name(value: str | None) -> CompanyName:
                 forms.insert(0, canon)
                 changed = True
                 break
-    return CompanyName(" ".join(tokens), " ".join(forms) or None)
+    # "&", "and", "und", "u.", "et", "en", "y" join two names the same way in every language:
+    # dropped from the core (after the legal form, which may hold one: "GmbH & Co. KG"), so
+    # the spellings of one name agree, and block together.
+    core = [t for t in tokens if t not in _CONJUNCTIONS] or tokens
+    return CompanyName(" ".join(core), " ".join(forms) or None)
 
 
 # --------------------------------------------------------------------------- person names
