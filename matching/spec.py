@@ -618,6 +618,12 @@ def default_customer_spec() -> MatchSpec:
                 KeyPart(column="name", transform="first_two_tokens"),
             ),
         ),
+        # One site, however its name was keyed in: the same street, number and postcode.
+        BlockingRule(
+            name="postcode+address",
+            parts=(KeyPart(column="postal_code"), KeyPart(column="address")),
+            max_block_size=30,
+        ),
         BlockingRule(
             name="name_key+city",
             parts=(KeyPart(column="name", transform="sorted_tokens"), KeyPart(column="city")),

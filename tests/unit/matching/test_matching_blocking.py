@@ -141,3 +141,43 @@ def test_multi_valued_keys_one_per_value() -> None:
     ]
     result = m.candidate_pairs(std, spec)
     assert np.column_stack([result.left, result.right]).tolist() == [[0, 1]]
+
+
+def test_one_site_keyed_in_with_other_names_is_a_candidate_pair() -> None:
+    spec = m.default_customer_spec()
+    rows = [
+        {
+            "id": "a",
+            "name": "Lehmann & Lehmann Fördertechnik",
+            "address": "Hauptstraße 26",
+            "postal_code": "44674",
+            "city": "Dortmund",
+            "country": "DE",
+        },
+        # Another spelling of the name, the same site.
+        {
+            "id": "b",
+            "name": "Lehman u. Lehmann Foerdertechnik",
+            "address": "Hauptstr. 26",
+            "postal_code": "44674",
+            "city": "Dortmund",
+            "country": "DE",
+        },
+        # The same street and postcode, another number: not this rule's pair.
+        {
+            "id": "c",
+            "name": "Vogel Metallbau",
+            "address": "Hauptstraße 28",
+            "postal_code": "44674",
+            "city": "Dortmund",
+            "country": "DE",
+        },
+    ]
+    result = m.candidate_pairs(m.standardise(rows, spec), spec)
+    rule = [r.name for r in spec.blocking_rules].index("postcode+address")
+    found = {
+        (int(a), int(b))
+        for a, b, mask in zip(result.left, result.right, result.rule_mask, strict=True)
+        if mask & (1 << rule)
+    }
+    assert found == {(0, 1)}
