@@ -211,7 +211,17 @@ def _record_id(session: Session, source: str, source_id: str) -> int:
 
 
 def _task(session: Session, left: int, right: int) -> MatchCandidate:
+    """The pair's open review task: the one matching opened, else a new one."""
     a, b = sorted((left, right))
+    opened = session.scalar(
+        select(MatchCandidate).where(
+            MatchCandidate.left_record_id == a,
+            MatchCandidate.right_record_id == b,
+            MatchCandidate.status == "open",
+        )
+    )
+    if opened is not None:
+        return opened
     task = MatchCandidate(
         entity_type="customer",
         left_record_id=a,
