@@ -696,6 +696,7 @@ class _Party:
     first: str = ""
     last: str = ""
     duns: str = ""
+    mailbox: str = ""  # a person's own e-mail address
 
 
 def _address(rng: random.Random, country: _Country) -> _Address:
@@ -720,7 +721,7 @@ def _address(rng: random.Random, country: _Country) -> _Address:
 
 
 class _Domains:
-    """The web domains handed out so far in one stream of companies: no two companies share one.
+    """The web domains and mailboxes handed out so far in one stream: none is shared.
 
     Two companies may bear the same name in different towns, but a domain has one owner: the
     first takes the name's slug, the next the slug with its head-office town, then with a
@@ -742,6 +743,18 @@ class _Domains:
             name = f"{town}-{number}"
         self.taken.add(name)
         return f"{name}.{tld}"
+
+    def mailbox(self, first: str, last: str, domain: str) -> str:
+        """A person's address at a free mail provider: first.last, else with a number."""
+        local = f"{first}.{last}".lower().replace(" ", "").translate(_FOLD)
+        tag = f".{self.shard}" if self.shard else ""
+        name = f"{local}@{domain}" if not tag else f"{local}{tag}@{domain}"
+        number = 1
+        while name in self.taken:
+            number += 1
+            name = f"{local}{tag}{number}@{domain}"
+        self.taken.add(name)
+        return name
 
 
 def _company(rng: random.Random, key: str, domains: _Domains | None) -> _Party:
@@ -838,10 +851,11 @@ def _sites(rng: random.Random, company: _Party) -> Iterator[_Party]:
         )
 
 
-def _person(rng: random.Random, key: str) -> _Party:
+def _person(rng: random.Random, key: str, domains: _Domains) -> _Party:
     country = _COUNTRIES[bisect(_COUNTRY_CUM, rng.random())]
     first = _pick(rng, _FIRST_NAMES[country.code])
     last = _pick(rng, country.surnames)
+    domain = _pick(rng, _MAIL_DOMAINS)
     return _Party(
         key=key,
         role="person",
@@ -852,9 +866,10 @@ def _person(rng: random.Random, key: str) -> _Party:
         phone=str(_int(rng, 1_000_000, 9_999_999))
         + (str(_int(rng, 0, 9)) if country.code == "FR" else ""),
         tax_id="",
-        domain=_pick(rng, _MAIL_DOMAINS),
+        domain=domain,
         first=first,
         last=last,
+        mailbox=domains.mailbox(first, last, domain),
     )
 
 
@@ -896,6 +911,8 @@ def _phone(rng: random.Random, party: _Party) -> str:
 
 
 def _email(rng: random.Random, party: _Party) -> str:
+    if party.mailbox:
+        return party.mailbox
     local = _LOCAL_EMAIL.get(party.country.code, _EMAIL_LOCALS)
     return f"{_pick(rng, local if rng.random() < 0.5 else _EMAIL_LOCALS)}@{party.domain}"
 
@@ -1373,8 +1390,10 @@ def _buyer_doc(rng: random.Random, party: _Party, buyer_id: str, copy: int) -> d
         last = party.last.upper() if rng.random() < 0.1 else party.last
         doc["first_name"] = first
         doc["last_name"] = _typo(rng, last) if rng.random() < 0.08 else last
-        local = f"{party.first}.{party.last}".lower().replace(" ", "").translate(_FOLD)
-        doc["email"] = f"{local}{'' if copy == 0 else copy + _int(rng, 1, 99)}@{party.domain}"
+        # A second account of the same person: another address of the same mailbox name (an
+        # underscore, which no other person's mailbox has).
+        local, _, domain = party.mailbox.partition("@")
+        doc["email"] = party.mailbox if copy == 0 else f"{local}_{copy + _int(rng, 1, 99)}@{domain}"
     else:
         doc["company_name"] = _company_name(rng, party)
         doc["email"] = _email(rng, party)
@@ -1499,7 +1518,7 @@ def _write_customers(rng: random.Random, out: _Writers, count: int, shard: int) 
         made += 1
         key = f"C{made:08d}"
         if rng.random() < 0.15:
-            _emit_person(rng, out, n, _person(rng, key))
+            _emit_person(rng, out, n, _person(rng, key, domains))
             entities += 1
             continue
         company = _company(rng, key, domains)
@@ -1851,7 +1870,7 @@ def iter_flat_customers(n_records: int, seed: int = 0) -> Iterator[dict[str, Any
         made += 1
         key = f"C{made:08d}"
         if rng.random() < 0.15:
-            parties: list[_Party] = [_person(rng, key)]
+            parties: list[_Party] = [_person(rng, key, domains)]
         else:
             company = _company(rng, key, domains)
             parties = [company, *_sites(rng, company)]

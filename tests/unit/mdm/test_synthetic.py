@@ -200,3 +200,25 @@ def test_shards_hand_out_different_domains_for_the_same_name() -> None:
         "meyer-hydraulik-koeln1.de",
         "meyer-hydraulik-koeln1-2.de",
     ]
+
+
+def test_two_people_never_share_an_e_mail_address(tmp_path: Path) -> None:
+    # Many buyers share a first and last name; each still has a mailbox of their own, in the
+    # flat records and in the marketplace file alike.
+    owners: dict[str, set[str]] = defaultdict(set)
+    for record in iter_flat_customers(20_000, seed=2):
+        if record["role"] == "person":
+            for email in record["emails"]:
+                owners[email.lower()].add(record["entity_id"])
+    info = write_dataset(tmp_path, customers=6000, products=0, seed=2)
+    truth = {
+        row["source_id"]: row["entity_key"]
+        for row in csv.DictReader(info.truth.open(encoding="utf-8"))
+        if row["source"] == "marketplace"
+    }
+    for line in info.customer_files["marketplace"].open(encoding="utf-8"):
+        doc = json.loads(line)
+        if doc.get("account_type") == "private" and doc.get("email"):
+            owners[doc["email"].lower()].add(truth[doc["buyer_id"]])
+    assert len(owners) > 1000
+    assert not {e: o for e, o in owners.items() if len(o) > 1}
