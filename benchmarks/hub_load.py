@@ -5,8 +5,10 @@ The hub side ingests every generated customer file (map, validate, version), mat
 records with survivorship and provenance, the cross-reference and the outbox — everything
 persisted. In the same run, Splink (DuckDB) deduplicates the same records, predicting and
 clustering only, persisting nothing. Each side runs in its own process; peak memory is that
-process's (and, for the hub, its ingest workers'). F1 is against the generator's ground truth:
-for the hub, golden-record membership; for Splink, its clusters and links at p >= 0.5.
+process's (and, for the hub, its largest worker's), the hub's taken when the load is done,
+before the evaluation reads every record back (also printed). F1 is against the generator's
+ground truth: for the hub, golden-record membership; for Splink, its clusters and links at
+p >= 0.5.
 Target: the whole hub load within 2x Splink's time, memory under 4 GB.
 
     python benchmarks/hub_load.py                      # about 1,000,000 customer records
@@ -74,6 +76,10 @@ def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict
     )
     stages["match_and_golden"] = round(time.perf_counter() - mark, 1)
     seconds = time.perf_counter() - started
+    # The load's peak, taken before this process reads every record back for the evaluation
+    # (a million canonical records and their flat frame, which the hub itself never holds).
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with uow.session() as session:
         rows = session.execute(
             select(
@@ -97,13 +103,16 @@ def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict
     pd.DataFrame(
         {"id": [f"{c}:{s}" for c, s, _, _ in rows], "cluster": [str(g) for *_, g in rows]}
     ).to_parquet(out / "hub_clusters.parquet")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "seconds": seconds,
         "records": records,
         "stages": stages,
         "peak_rss_mb": (own + children) / 1024,
+        "peak_with_evaluation_mb": (
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        )
+        / 1024,
         "golden": summary.new_goldens,
         "review_tasks": summary.review_tasks,
         "events": events,
