@@ -6,8 +6,8 @@
   labels, once per blocking rule on the pairs that rule found and the rules leave open (a pair
   a cannot-link rule decides is never weighed by the model, so it does not train it), leaving
   out the comparisons that read the rule's own columns (they agree by construction there), as
-  Splink does. The
-  estimates of the sessions are pooled, weighted by each session's expected matches.
+  Splink does. The estimates of the sessions are pooled, weighted by each session's expected
+  matches.
 - EM cannot learn nonsense: ``u`` is fixed, ``m`` is constrained monotone over levels (a better
   level never has a lower ``m/u`` than a worse one, by pooling adjacent violators), and all
   probabilities are floored and capped.
@@ -379,7 +379,9 @@ def train(
                 )
                 m_params[c] = _normalise(monotone_m(blended, u_params[c]))
 
-    # Prior: expected matches among all candidate pairs over all possible pairs.
+    # Prior: expected matches among all candidate pairs over all possible pairs. (Counting only
+    # the open pairs' share is the stricter estimate; on 300k generated customers it cost 0.002
+    # of recall for 0.0001 of precision, so the looser one stays.)
     _, cand_prior, _ = (
         expectation_maximisation(cand_levels, u_params, m_start=m_params, fit_m=False)
         if len(cand_levels)
