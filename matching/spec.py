@@ -184,9 +184,9 @@ class Level(_Frozen):
 class Comparison(_Frozen):
     """A field comparison: ordered levels from ``null`` through best to ``else``.
 
-    ``unless_compared`` names a column that carries the same evidence more precisely: where
-    both records have it, this comparison is ``null`` (a city where both postcodes are known),
-    so one fact is not counted twice.
+    ``unless_compared`` names a single-valued column that carries the same evidence more
+    precisely: where both records have it, this comparison is ``null`` (a city where both
+    postcodes are known), so one fact is not counted twice.
     """
 
     name: str

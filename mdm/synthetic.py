@@ -42,12 +42,13 @@ matching engine's benchmarks.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import random
 import re
 import shutil
 from bisect import bisect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -733,28 +734,25 @@ class _Domains:
         self.shard = shard
         self.taken: set[str] = set()
 
+    def _first_free(self, names: Iterable[str]) -> str:
+        name = next(n for n in names if n not in self.taken)
+        self.taken.add(name)
+        return name
+
     def claim(self, core: str, city: str, tld: str) -> str:
+        """A company's web domain."""
         base = _slug(core)
         town = f"{base}-{_slug(city)}{self.shard or ''}"
-        name = base if self.shard == 0 and base not in self.taken else town
-        number = 1
-        while name in self.taken:
-            number += 1
-            name = f"{town}-{number}"
-        self.taken.add(name)
-        return f"{name}.{tld}"
+        bare = [base] if self.shard == 0 else []
+        numbered = (f"{town}-{n}" for n in itertools.count(2))
+        return f"{self._first_free(itertools.chain(bare, [town], numbered))}.{tld}"
 
     def mailbox(self, first: str, last: str, domain: str) -> str:
         """A person's address at a free mail provider: first.last, else with a number."""
         local = f"{first}.{last}".lower().replace(" ", "").translate(_FOLD)
-        tag = f".{self.shard}" if self.shard else ""
-        name = f"{local}@{domain}" if not tag else f"{local}{tag}@{domain}"
-        number = 1
-        while name in self.taken:
-            number += 1
-            name = f"{local}{tag}{number}@{domain}"
-        self.taken.add(name)
-        return name
+        local += f".{self.shard}" if self.shard else ""
+        numbered = (f"{local}{n}@{domain}" for n in itertools.count(2))
+        return self._first_free(itertools.chain([f"{local}@{domain}"], numbered))
 
 
 def _company(rng: random.Random, key: str, domains: _Domains | None) -> _Party:

@@ -511,8 +511,21 @@ def test_a_first_bulk_match_trains_on_every_source_not_on_its_first_chunk(
     assert model is not None
     assert model.training_counts["records"] == live
 
-    # A larger hub trains on a sample of it.
+    # A larger hub trains on a sample of it, spread by a hash of the record ID; the two records
+    # of a steward's decision join it even when the hash left them out.
     monkeypatch.setattr(linkage, "TRAINING_SAMPLE", 50)
     sampled = linkage.train_model(session, "customer")
     assert sampled is not None
     assert sampled.training_counts["records"] == 50
+    ids = session.scalars(
+        select(SourceRecord.id).where(
+            SourceRecord.entity_type == "customer", SourceRecord.deleted_at.is_(None)
+        )
+    ).all()
+    spread, modulus = linkage._SPREAD
+    left_out = sorted(ids, key=lambda i: (i * spread) % modulus)[50:52]
+    session.add(CannotLink(left_record_id=min(left_out), right_record_id=max(left_out), actor="t"))
+    session.flush()
+    labelled = linkage.train_model(session, "customer")
+    assert labelled is not None
+    assert labelled.training_counts["records"] == 52
