@@ -9,7 +9,7 @@ whole, so a change, its audit entry and its outbox event land together or not at
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,6 +198,9 @@ def copy_text(value: Any) -> str:
     >>> copy_text(None), copy_text(True), copy_text('a\tb'), copy_text({"k": "x\\y"})
     ('\\N', 't', 'a\\tb', '{"k":"x\\\\\\\\y"}')
     """
+    fmt = _COPY_FORMATS.get(type(value))
+    if fmt is not None:
+        return fmt(value)
     if value is None:
         return "\\N"
     if isinstance(value, str):
@@ -211,6 +214,25 @@ def copy_text(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return _copy_escape(str(value))
+
+
+def _copy_json(value: dict[str, Any] | list[Any]) -> str:
+    return _copy_escape(orjson.dumps(value).decode())
+
+
+# The formats of the common types, found by the exact type in one look-up: a bulk load
+# formats tens of millions of values, and the chain of isinstance tests was most of the cost.
+_COPY_FORMATS: dict[type, Callable[[Any], str]] = {
+    str: _copy_escape,
+    JsonText: _copy_escape,
+    int: int.__repr__,
+    float: float.__repr__,
+    bool: lambda v: "t" if v else "f",
+    type(None): lambda _: "\\N",
+    dict: _copy_json,
+    list: _copy_json,
+    datetime: datetime.isoformat,
+}
 
 
 def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
