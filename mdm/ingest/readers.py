@@ -9,7 +9,7 @@ becomes a `SourceRow` with an error and its raw text, so the caller can keep it 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -71,7 +71,11 @@ def read_jsonl(handle: BinaryIO, encoding: str = "utf-8") -> Iterator[SourceRow]
     >>> [(r.position, r.data, r.error is None) for r in rows]
     [(1, {'id': 1}, True), (3, None, False), (4, None, False)]
     """
-    for number, text, fallback in _lines(handle, encoding):
+    yield from _jsonl_rows(_lines(handle, encoding))
+
+
+def _jsonl_rows(lines: Iterable[tuple[int, str, str | None]]) -> Iterator[SourceRow]:
+    for number, text, fallback in lines:
         stripped = text.strip()
         if not stripped:
             continue
@@ -93,8 +97,8 @@ def read_jsonl(handle: BinaryIO, encoding: str = "utf-8") -> Iterator[SourceRow]
 class _LineFeed:
     """Feeds decoded lines to the csv module and remembers the raw text of the current row."""
 
-    def __init__(self, handle: BinaryIO, encoding: str = "utf-8") -> None:
-        self._lines = _lines(handle, encoding)
+    def __init__(self, lines: Iterator[tuple[int, str, str | None]]) -> None:
+        self._lines = lines
         self.buffer: list[str] = []
         self.fallback: str | None = None
         self.first_line = 1
@@ -117,19 +121,12 @@ class _LineFeed:
         return taken
 
 
-def read_csv(
-    handle: BinaryIO, delimiter: str = ",", encoding: str = "utf-8"
+def _csv_rows(
+    lines: Iterator[tuple[int, str, str | None]], header: list[str] | None, delimiter: str
 ) -> Iterator[SourceRow]:
-    r"""Rows of a CSV file with a header line, as mappings of column name to text.
-
-    >>> import io
-    >>> data = b"id,name\n1,Acme\n2,Foo,extra\n"
-    >>> [(r.position, r.data, r.error) for r in read_csv(io.BytesIO(data))]
-    [(2, {'id': '1', 'name': 'Acme'}, None), (3, None, 'line 3: expected 2 fields, found 3')]
-    """
-    feed = _LineFeed(handle, encoding)
+    """Rows of CSV lines; without a ``header``, the first record is the header."""
+    feed = _LineFeed(lines)
     reader = csv.reader(feed, delimiter=delimiter)
-    header: list[str] | None = None
     while True:
         try:
             values = next(reader)
@@ -151,6 +148,129 @@ def read_csv(
             continue
         warnings = [f"line {position} decoded as {fallback}"] if fallback else []
         yield SourceRow(position, dict(zip(header, values, strict=True)), raw, warnings=warnings)
+
+
+def read_csv(
+    handle: BinaryIO, delimiter: str = ",", encoding: str = "utf-8"
+) -> Iterator[SourceRow]:
+    r"""Rows of a CSV file with a header line, as mappings of column name to text.
+
+    >>> import io
+    >>> data = b"id,name\n1,Acme\n2,Foo,extra\n"
+    >>> [(r.position, r.data, r.error) for r in read_csv(io.BytesIO(data))]
+    [(2, {'id': '1', 'name': 'Acme'}, None), (3, None, 'line 3: expected 2 fields, found 3')]
+    """
+    yield from _csv_rows(_lines(handle, encoding), None, delimiter)
+
+
+@dataclass(slots=True)
+class RowBlock:
+    """Consecutive whole records of a file, undecoded, for a worker process to parse.
+
+    ``first_line`` is the number of the block's first line in the file; ``header`` the CSV
+    header (None for JSON lines). A block never ends inside a record.
+    """
+
+    fmt: str
+    first_line: int
+    lines: list[bytes]
+    header: list[str] | None = None
+
+
+def parse_block(block: RowBlock, delimiter: str = ",", encoding: str = "utf-8") -> list[SourceRow]:
+    """The rows of a block, exactly as reading the whole file gives them."""
+    numbered = (
+        (number, *decode_line(line, encoding))
+        for number, line in enumerate(block.lines, start=block.first_line)
+    )
+    if block.fmt == "jsonl":
+        return list(_jsonl_rows(numbered))
+    return list(_csv_rows(numbered, block.header, delimiter))
+
+
+def read_blocks(
+    handle: BinaryIO,
+    fmt: str,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    lines_per_block: int = 1000,
+) -> Iterator[RowBlock]:
+    r"""Cut a file into blocks of whole records, reading as little as possible here.
+
+    JSON lines are records; CSV records can span lines (a quoted field with a line break), so
+    the csv module finds where each ends: over the lines decoded as Latin-1, which keeps every
+    ASCII character (quote, delimiter, line break) where it is whatever the real encoding, and
+    never fails. The parsing proper, with the file's encoding, is `parse_block`'s.
+
+    >>> import io
+    >>> data = b'id,note\n1,"two\nlines"\n2,x\n'
+    >>> blocks = read_blocks(io.BytesIO(data), "csv", lines_per_block=1)
+    >>> [(b.first_line, b.lines, b.header) for b in blocks]
+    [(2, [b'1,"two\n', b'lines"\n'], ['id', 'note']), (4, [b'2,x\n'], ['id', 'note'])]
+    """
+    first = handle.readline()
+    if not first:
+        return
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    if fmt == "jsonl":
+        lines = [first]
+        number = 1
+        for line in handle:
+            lines.append(line)
+            if len(lines) >= lines_per_block:
+                yield RowBlock(fmt, number, lines)
+                number += len(lines)
+                lines = []
+        if lines:
+            yield RowBlock(fmt, number, lines)
+        return
+    block: list[bytes] = []
+
+    def feed() -> Iterator[str]:
+        block.append(first)
+        yield first.decode("latin-1")
+        for line in handle:
+            block.append(line)
+            yield line.decode("latin-1")
+
+    reader = csv.reader(feed(), delimiter=delimiter)
+    header: list[str] | None = None
+    number = 1
+    while True:
+        try:
+            next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            if header is None:
+                # Before the header: the worker reports it, and the next record is the header.
+                yield RowBlock(fmt, number, list(block), None)
+                number += len(block)
+                block.clear()
+                continue
+        else:
+            if header is None:
+                header = _header_of(block, delimiter, encoding)
+                number += len(block)
+                block.clear()
+                continue
+        if len(block) >= lines_per_block:
+            yield RowBlock(fmt, number, list(block), header)
+            number += len(block)
+            block.clear()
+    if block:
+        yield RowBlock(fmt, number, list(block), header)
+
+
+def _header_of(lines: list[bytes], delimiter: str, encoding: str) -> list[str]:
+    """The column names of a CSV header record, decoded as its data lines are."""
+    texts = [decode_line(line, encoding)[0] for line in lines]
+    try:
+        values = next(csv.reader(texts, delimiter=delimiter), [])
+    except csv.Error:  # pragma: no cover - the Latin-1 pass read it; only a size limit differs
+        values = []
+    return [h.strip() for h in values]
 
 
 def detect_format(path: Path, declared: str | None) -> str:

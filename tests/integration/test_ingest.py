@@ -43,11 +43,17 @@ def write(tmp_path: Path, name: str, body: str, encoding: str = "utf-8") -> Path
     return path
 
 
-def load(uow: UnitOfWork, path: Path, chunk_size: int = 1000, progress=None):  # type: ignore[no-untyped-def]
+def load(uow: UnitOfWork, path: Path, chunk_size: int = 1000, progress=None, workers: int = 1):  # type: ignore[no-untyped-def]
     with uow.begin() as s:
         sync_source_systems(s, [MAPPING.source])
     return ingest_file(
-        uow, MAPPING, EntityType.CUSTOMER, path, chunk_size=chunk_size, progress=progress
+        uow,
+        MAPPING,
+        EntityType.CUSTOMER,
+        path,
+        chunk_size=chunk_size,
+        progress=progress,
+        workers=workers,
     )
 
 
@@ -104,8 +110,10 @@ def test_rerun_is_idempotent_and_changes_make_versions(uow: UnitOfWork, tmp_path
     assert load(uow, second).counts.unchanged == 3
 
 
+# With worker processes, the file is read in blocks there: the same outcome, line for line.
+@pytest.mark.parametrize("workers", [1, 2])
 def test_bad_rows_are_rejected_with_reasons_and_valid_rows_land(
-    uow: UnitOfWork, tmp_path: Path
+    uow: UnitOfWork, tmp_path: Path, workers: int
 ) -> None:
     body = (
         HEADER
@@ -117,8 +125,9 @@ def test_bad_rows_are_rejected_with_reasons_and_valid_rows_land(
         + ",Nameless Id Ltd,1 Rd,Oslo,NO,,\n"  # missing source ID
         + "7,Umbrella plc,2 Rd,Leeds,GB,,\n"
     )
-    result = load(uow, write(tmp_path, "bad.csv", body))
+    result = load(uow, write(tmp_path, "bad.csv", body), workers=workers)
     assert (result.counts.new, result.counts.rejected) == (2, 5)
+    assert [r.position for r in result.rejections] == [3, 4, 5, 6, 7]
     with uow.session() as s:
         stored = dict(s.execute(select(RejectedRecord.position, RejectedRecord.errors)).all())
         raws = s.scalars(select(RejectedRecord.raw).order_by(RejectedRecord.position)).all()
@@ -136,14 +145,17 @@ def test_bad_rows_are_rejected_with_reasons_and_valid_rows_land(
     assert raws[0].startswith("2,,No Name Street")
 
 
-def test_latin1_and_bom_files_load(uow: UnitOfWork, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_latin1_and_bom_files_load(uow: UnitOfWork, tmp_path: Path, workers: int) -> None:
     latin = write(
         tmp_path, "latin.csv", HEADER + "1,Müller Präzision GmbH,Straße 1,Köln,DE,,\n", "latin-1"
     )
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + (HEADER + "2,Société Outils SARL,1 rue,Lyon,FR,,\n").encode())
-    assert load(uow, latin).counts.new == 1
-    assert load(uow, bom).counts.new == 1
+    from_latin = load(uow, latin, workers=workers)
+    assert from_latin.counts.new == 1
+    assert from_latin.warnings == ["line 2 decoded as cp1252"]
+    assert load(uow, bom, workers=workers).counts.new == 1
     with uow.session() as s:
         names = {
             r.source_id: r.canonical["legal_name"]  # type: ignore[index]
