@@ -27,10 +27,8 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
-    cast,
     event,
     insert,
-    literal,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -285,6 +283,10 @@ def insert_returning_ids(
     return ids
 
 
+_BIGINT_ARRAY = ARRAY(BigInteger)
+_TEXT_ARRAY = ARRAY(String)
+
+
 def id_in(
     column: QueryableAttribute[Any] | ColumnElement[Any], ids: Sequence[int], session: Session
 ) -> ColumnElement[bool]:
@@ -294,7 +296,9 @@ def id_in(
     long literal IN list can be planned as a scan comparing every row with every value.
     """
     if is_postgres(session):
-        return column == any_(cast(literal(list(ids)), ARRAY(BigInteger)))
+        # A typed bind parameter renders as ``%(p)s::BIGINT[]``: the same SQL as a cast of a
+        # literal, at half the cost to build (statements are built per request).
+        return column == any_(bindparam(None, list(ids), type_=_BIGINT_ARRAY))
     return column.in_(list(ids))
 
 
@@ -333,7 +337,7 @@ def text_in(
 ) -> ColumnElement[bool]:
     """``column IN values`` for strings, planned as index probes on PostgreSQL (see `id_in`)."""
     if is_postgres(session):
-        return column == any_(cast(literal(list(values)), ARRAY(String)))
+        return column == any_(bindparam(None, list(values), type_=_TEXT_ARRAY))
     return column.in_(list(values))
 
 

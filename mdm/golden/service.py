@@ -285,8 +285,12 @@ def unlink(
         return former
     now = utcnow()
     for chunk in _chunks(list(former)):
+        # Bulk statements: no loaded objects of these tables to keep in step (saves the
+        # RETURNING of every row and the session's bookkeeping).
         session.execute(
-            delete(GoldenMember).where(id_in(GoldenMember.source_record_id, chunk, session))
+            delete(GoldenMember)
+            .where(id_in(GoldenMember.source_record_id, chunk, session))
+            .execution_options(synchronize_session=False)
         )
         session.execute(
             update(XrefHistory)
@@ -295,6 +299,7 @@ def unlink(
                 XrefHistory.unlinked_at.is_(None),
             )
             .values(unlinked_at=now)
+            .execution_options(synchronize_session=False)
         )
     if reason != "relink":
         keys = _record_keys(session, list(former))

@@ -403,20 +403,31 @@ def reject_records(
 
 
 def open_batch(
-    session: Session, source: SourceSystem, entity_type: EntityType | str, origin: str, actor: str
+    session: Session,
+    source: SourceSystem,
+    entity_type: EntityType | str,
+    origin: str,
+    actor: str,
+    *,
+    interrupt_running: bool = True,
 ) -> IngestBatch:
-    """Start a batch record; loads of the same origin left running are marked interrupted."""
+    """Start a batch record; loads of the same origin left running are marked interrupted.
+
+    A batch that completes in the transaction that opens it (`ingest_batch`) is never seen
+    running, so it has none to look for (``interrupt_running=False``).
+    """
     entity = EntityType(entity_type).value
-    session.execute(
-        update(IngestBatch)
-        .where(
-            IngestBatch.source_system_id == source.id,
-            IngestBatch.entity_type == entity,
-            IngestBatch.origin == origin,
-            IngestBatch.status == "running",
+    if interrupt_running:
+        session.execute(
+            update(IngestBatch)
+            .where(
+                IngestBatch.source_system_id == source.id,
+                IngestBatch.entity_type == entity,
+                IngestBatch.origin == origin,
+                IngestBatch.status == "running",
+            )
+            .values(status="interrupted")
         )
-        .values(status="interrupted")
-    )
     batch = IngestBatch(
         source_system_id=source.id,
         entity_type=entity,
@@ -461,7 +472,7 @@ def ingest_batch(
 
     A source ID repeated in the batch is applied in order, each occurrence on the last.
     """
-    batch = open_batch(session, source, entity_type, origin, actor)
+    batch = open_batch(session, source, entity_type, origin, actor, interrupt_running=False)
     outcomes: list[RecordOutcome | None] = [None] * len(items)
     pending: list[tuple[int, Candidate]] = []
     rejected: list[tuple[int, Rejection]] = []

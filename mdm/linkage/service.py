@@ -313,10 +313,14 @@ def _store_features(
     spec: MatchSpec,
 ) -> None:
     session.execute(
-        delete(BlockingKey).where(id_in(BlockingKey.source_record_id, record_ids, session))
+        delete(BlockingKey)
+        .where(id_in(BlockingKey.source_record_id, record_ids, session))
+        .execution_options(synchronize_session=False)
     )
     session.execute(
-        delete(MatchFeatures).where(id_in(MatchFeatures.source_record_id, record_ids, session))
+        delete(MatchFeatures)
+        .where(id_in(MatchFeatures.source_record_id, record_ids, session))
+        .execution_options(synchronize_session=False)
     )
     records = _frame_records(frame)
     keys: list[dict[str, Any]] = []
@@ -551,7 +555,11 @@ def match_pending(
             update(SourceRecord)
             .where(id_in(SourceRecord.id, [p[0] for p in pending], session))
             .values(matched_version=SourceRecord.version)
+            .execution_options(synchronize_session=False)
         )
+        if record_ids is not None and len(record_ids) <= chunk_size:
+            # Every named record that could be claimed was: another pass finds none.
+            break
     if record_ids is not None:
         # A server matching a record at a time: keep the value caches bounded.
         trim_value_caches(SERVER_VALUE_CACHE)
@@ -681,10 +689,14 @@ def _match_chunk(
     if deleted:
         summary.deleted += len(deleted)
         session.execute(
-            delete(BlockingKey).where(id_in(BlockingKey.source_record_id, deleted, session))
+            delete(BlockingKey)
+            .where(id_in(BlockingKey.source_record_id, deleted, session))
+            .execution_options(synchronize_session=False)
         )
         session.execute(
-            delete(MatchFeatures).where(id_in(MatchFeatures.source_record_id, deleted, session))
+            delete(MatchFeatures)
+            .where(id_in(MatchFeatures.source_record_id, deleted, session))
+            .execution_options(synchronize_session=False)
         )
         touched.update(unlink(session, entity_type, deleted, ctx, reason="deleted").values())
     if not live:
