@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
@@ -88,12 +89,36 @@ PARALLEL_SURVIVORSHIP_FROM = 5_000
 
 
 def _survive_slice(bounds: tuple[int, int]) -> list[tuple[Any, Any]]:
-    groups, spec, now = shared("groups"), shared("spec"), shared("now")
+    groups, overrides = shared("groups"), shared("overrides")
+    spec, now = shared("spec"), shared("now")
     out = []
-    for members in groups[bounds[0] : bounds[1]]:
-        view = survive(members, spec, None, now)
+    for i in range(bounds[0], bounds[1]):
+        view = survive(groups[i], spec, overrides[i], now)
         out.append((_jsonable(view.attributes), _jsonable(view.provenance)))
     return out
+
+
+def _survive_many(
+    groups: Sequence[Sequence[Member]],
+    overrides: Sequence[Mapping[str, Any] | None],
+    spec: SurvivorshipSpec,
+    now: datetime,
+    workers: int,
+) -> list[tuple[Any, Any]]:
+    """Survivorship of many golden records: (attributes, provenance) each, JSON-ready.
+
+    With ``workers`` > 1 and many records, it runs in forked worker processes (pure Python),
+    one slice each.
+    """
+    n_slices = workers if len(groups) >= PARALLEL_SURVIVORSHIP_FROM else 1
+    bounds = [len(groups) * i // n_slices for i in range(n_slices + 1)]
+    survived = fork_map(
+        _survive_slice,
+        list(pairwise(bounds)),
+        workers=n_slices,
+        shared={"groups": groups, "overrides": overrides, "spec": spec, "now": now},
+    )
+    return [pair for part in survived for pair in part]
 
 
 def create_golden_records(
@@ -117,14 +142,7 @@ def create_golden_records(
         return []
     spec = survivorship_for(entity_type)
     now = utcnow()
-    n_slices = workers if len(groups) >= PARALLEL_SURVIVORSHIP_FROM else 1
-    bounds = [len(groups) * i // n_slices for i in range(n_slices + 1)]
-    survived = fork_map(
-        _survive_slice,
-        list(pairwise(bounds)),
-        workers=n_slices,
-        shared={"groups": groups, "spec": spec, "now": now},
-    )
+    survived = _survive_many(groups, [None] * len(groups), spec, now, workers)
     rows: list[dict[str, Any]] = [
         {
             "entity_type": entity_type,
@@ -136,8 +154,7 @@ def create_golden_records(
             "created_at": now,
             "updated_at": now,
         }
-        for part in survived
-        for attributes, provenance in part
+        for attributes, provenance in survived
     ]
     ids = insert_returning_ids(session, table_of(GoldenRecord), rows)
     snapshots = [
@@ -336,11 +353,17 @@ def _json_default(value: Any) -> Any:
 
 
 def recompute(
-    session: Session, entity_type: str, golden_ids: Iterable[int], ctx: ChangeContext
+    session: Session,
+    entity_type: str,
+    golden_ids: Iterable[int],
+    ctx: ChangeContext,
+    *,
+    workers: int = 1,
 ) -> dict[str, int]:
     """Recompute golden records from their members; retire those with no member left.
 
-    Returns counts of created, updated, unchanged and retired golden records.
+    Returns counts of created, updated, unchanged and retired golden records. With
+    ``workers`` > 1, survivorship of many records runs in worker processes.
     """
     ids = sorted(set(golden_ids))
     counts = {"created": 0, "updated": 0, "unchanged": 0, "retired": 0}
@@ -380,6 +403,20 @@ def recompute(
         goldens = session.scalars(
             select(GoldenRecord).where(id_in(GoldenRecord.id, chunk, session))
         ).all()
+        kept = [g.id for g in goldens if members.get(g.id)]
+        survived = dict(
+            zip(
+                kept,
+                _survive_many(
+                    [members[g] for g in kept],
+                    [overrides.get(g) for g in kept],
+                    spec,
+                    now,
+                    workers,
+                ),
+                strict=True,
+            )
+        )
         for golden in goldens:
             before = snapshot(golden) if golden.version > 0 else None
             if not members.get(golden.id):
@@ -399,9 +436,7 @@ def recompute(
                         )
                     )
                 continue
-            view = survive(members[golden.id], spec, overrides.get(golden.id), now)
-            attributes = _jsonable(view.attributes)
-            provenance = _jsonable(view.provenance)
+            attributes, provenance = survived[golden.id]
             for attribute, origin in pinned.get(golden.id, {}).items():
                 if isinstance(provenance.get(attribute), dict):
                     provenance[attribute].update(origin)

@@ -867,7 +867,7 @@ def _match_chunk(
             session, entity_type, scored, pairs, result, node, cluster_golden, ctx
         )
     _supersede_reviews(session, entity_type, live_ids, ctx)
-    counts = recompute(session, entity_type, touched - fresh, ctx)
+    counts = recompute(session, entity_type, touched - fresh, ctx, workers=workers)
     counts["created"] += len(fresh)
     # A re-evaluated record that stayed where it was is no news for downstream systems.
     stayed = {

@@ -430,6 +430,42 @@ def test_golden_records_created_in_worker_processes_equal_those_created_in_one(
     assert set(serial + forked) <= set(created)
 
 
+def test_recomputing_in_worker_processes_equals_recomputing_in_one(
+    session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from mdm.golden import service as golden_service
+
+    hub("erp", {"100": ACME_ERP, "200": GLOBEX})
+    hub("crm", {"0015A": ACME_CRM})
+    acme, globex = golden_id(session, "erp", "100"), golden_id(session, "erp", "200")
+    version = session.get_one(GoldenRecord, acme).version
+    override(session, acme, "website", "acme-tools.example", version, CTX, "brand site")
+    ids = [acme, globex]
+
+    def recomputed(workers: int) -> dict[int, tuple[Any, Any]]:
+        # Stale attributes, so that each run has to recompute and store them afresh.
+        session.execute(update(GoldenRecord).where(GoldenRecord.id.in_(ids)).values(attributes={}))
+        session.expire_all()
+        counts = golden_service.recompute(session, "customer", ids, CTX, workers=workers)
+        assert counts["updated"] == 2
+        session.expire_all()
+        return {
+            g.id: (g.attributes, g.provenance)
+            for g in session.scalars(select(GoldenRecord).where(GoldenRecord.id.in_(ids)))
+        }
+
+    serial = recomputed(1)
+    monkeypatch.setattr(golden_service, "PARALLEL_SURVIVORSHIP_FROM", 1)
+    assert recomputed(2) == serial
+    # The override holds in both, with its provenance; the members' values in the other.
+    assert serial[acme][0]["website"] == "acme-tools.example"
+    assert serial[acme][1]["website"]["rule"] == "override"
+    assert serial[acme][0]["legal_name"] == "Acme Werkzeuge GmbH"
+    assert serial[globex][0]["legal_name"] == GLOBEX["legal_name"]
+
+
 def test_candidates_of_a_few_records_pair_as_those_of_a_whole_chunk(
     session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
