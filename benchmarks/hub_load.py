@@ -24,10 +24,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -79,9 +81,6 @@ class TreeMemory:
     """Samples the memory of this process and its workers; keeps the peaks."""
 
     def __init__(self, every: float = 0.5) -> None:
-        import os
-        import threading
-
         self.peak_pss_mb = 0.0
         self.peak_rss_sum_mb = 0.0
         self._pid = os.getpid()

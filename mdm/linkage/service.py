@@ -305,6 +305,18 @@ def train_model(
     return model
 
 
+def _drop_features(session: Session, record_ids: Sequence[int]) -> None:
+    """Delete the records' stored features and blocking keys."""
+    # Bulk statements: no loaded objects of these tables to keep in step (saves the RETURNING
+    # of every deleted row and the session's bookkeeping).
+    for model in (BlockingKey, MatchFeatures):
+        session.execute(
+            delete(model)
+            .where(id_in(model.source_record_id, record_ids, session))
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _store_features(
     session: Session,
     entity_type: str,
@@ -312,16 +324,7 @@ def _store_features(
     frame: pd.DataFrame,
     spec: MatchSpec,
 ) -> None:
-    session.execute(
-        delete(BlockingKey)
-        .where(id_in(BlockingKey.source_record_id, record_ids, session))
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        delete(MatchFeatures)
-        .where(id_in(MatchFeatures.source_record_id, record_ids, session))
-        .execution_options(synchronize_session=False)
-    )
+    _drop_features(session, record_ids)
     records = _frame_records(frame)
     keys: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
@@ -688,16 +691,7 @@ def _match_chunk(
     touched: set[int] = set()
     if deleted:
         summary.deleted += len(deleted)
-        session.execute(
-            delete(BlockingKey)
-            .where(id_in(BlockingKey.source_record_id, deleted, session))
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            delete(MatchFeatures)
-            .where(id_in(MatchFeatures.source_record_id, deleted, session))
-            .execution_options(synchronize_session=False)
-        )
+        _drop_features(session, deleted)
         touched.update(unlink(session, entity_type, deleted, ctx, reason="deleted").values())
     if not live:
         recompute(session, entity_type, touched, ctx)
