@@ -201,15 +201,20 @@ def link(
     ctx: ChangeContext,
     *,
     deferred: list[Event] | None = None,
+    keys: Mapping[int, RecordKey] | None = None,
+    unattached: bool = False,
 ) -> None:
     """Attach source records to golden records (moving them if linked elsewhere).
 
     With ``deferred``, the link events are appended there for the caller to emit later (after
     the golden records' own events, so a consumer never sees a link to an unknown record).
+    ``keys``: the (source, source ID) of records the caller has in hand, not read again;
+    ``unattached``: the caller has just read that no record is in a golden record.
     """
     if not links:
         return
-    unlink(session, entity_type, [lk.source_record_id for lk in links], ctx, reason="relink")
+    if not unattached:
+        unlink(session, entity_type, [lk.source_record_id for lk in links], ctx, reason="relink")
     now = utcnow()
     bulk_insert(
         session,
@@ -239,7 +244,7 @@ def link(
             for lk in links
         ],
     )
-    keys = _record_keys(session, [lk.source_record_id for lk in links])
+    known = _keys_of(session, [lk.source_record_id for lk in links], keys)
     linked = [
         Event(
             "xref.linked",
@@ -248,7 +253,7 @@ def link(
             None,
             {
                 "source_record_id": lk.source_record_id,
-                **keys[lk.source_record_id],
+                **known[lk.source_record_id],
                 "reason": lk.reason,
                 "probability": lk.probability,
             },
@@ -261,8 +266,22 @@ def link(
         deferred.extend(linked)
 
 
-def _record_keys(session: Session, record_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    keys: dict[int, dict[str, str]] = {}
+# A source record's key in events: {"source": system code, "source_id": its ID there}.
+RecordKey = dict[str, str]
+
+
+def _keys_of(
+    session: Session, record_ids: Sequence[int], known: Mapping[int, RecordKey] | None
+) -> dict[int, RecordKey]:
+    """The records' keys: those ``known`` as given, the others read."""
+    keys = {rid: known[rid] for rid in record_ids if rid in known} if known else {}
+    if missing := [rid for rid in record_ids if rid not in keys]:
+        keys.update(_record_keys(session, missing))
+    return keys
+
+
+def _record_keys(session: Session, record_ids: Sequence[int]) -> dict[int, RecordKey]:
+    keys: dict[int, RecordKey] = {}
     for chunk in _chunks(list(record_ids)):
         rows = session.execute(
             select(SourceRecord.id, SourceSystem.code, SourceRecord.source_id)
@@ -281,11 +300,13 @@ def unlink(
     *,
     reason: str = "unlink",
     deferred: list[Event] | None = None,
+    keys: Mapping[int, RecordKey] | None = None,
 ) -> dict[int, int]:
     """Detach source records from their golden records; returns record → former golden.
 
     With ``deferred``, the unlink events are appended there for the caller to emit (or drop,
-    when a record ends up back where it was) instead of being emitted now.
+    when a record ends up back where it was) instead of being emitted now. ``keys`` as for
+    `link`.
     """
     former: dict[int, int] = {}
     for chunk in _chunks(list(record_ids)):
@@ -319,14 +340,14 @@ def unlink(
             .execution_options(synchronize_session=False)
         )
     if reason != "relink":
-        keys = _record_keys(session, list(former))
+        known = _keys_of(session, list(former), keys)
         unlinked = [
             Event(
                 "xref.unlinked",
                 entity_type,
                 golden_id,
                 None,
-                {"source_record_id": rid, **keys.get(rid, {}), "reason": reason},
+                {"source_record_id": rid, **known.get(rid, {}), "reason": reason},
             )
             for rid, golden_id in former.items()
         ]

@@ -38,6 +38,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -856,8 +857,7 @@ def sync_hierarchy(
         }
     )
     children = set(live)
-    children.update(_children_waiting_for(session, live))
-    children.update(_derived_children_of(session, live))
+    children.update(_dependent_children(session, live))
     now = utcnow()
     ordered = sorted(children)
     for start in range(0, len(ordered), CHUNK):
@@ -884,14 +884,22 @@ def _statuses(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int 
     return found
 
 
-def _children_waiting_for(session: Session, golden_ids: Sequence[int]) -> set[int]:
-    """Golden records whose members name a member of these golden records as their parent."""
+# Built once (a new alias per call costs more than the look-up it serves).
+_PARENT_MEMBER = table_of(GoldenMember).alias("parent_member")
+_CHILD_MEMBER = table_of(GoldenMember).alias("child_member")
+
+
+def _dependent_children(session: Session, golden_ids: Sequence[int]) -> set[int]:
+    """Golden records whose hierarchy depends on these, in one look-up per chunk.
+
+    Those whose members name a member of these as their parent (a parent that arrived after
+    its child), and the children of their derived edges (a parent that split, retired or merged).
+    """
+    parent_member, child_member = _PARENT_MEMBER, _CHILD_MEMBER
     found: set[int] = set()
-    parent_member = GoldenMember.__table__.alias("parent_member")
-    child_member = GoldenMember.__table__.alias("child_member")
     for start in range(0, len(golden_ids), CHUNK):
         chunk = golden_ids[start : start + CHUNK]
-        query = (
+        waiting = (
             select(child_member.c.golden_id)
             .select_from(HierarchyClaim)
             .join(SourceSystem, SourceSystem.code == HierarchyClaim.parent_source)
@@ -906,26 +914,13 @@ def _children_waiting_for(session: Session, golden_ids: Sequence[int]) -> set[in
             .join(parent_member, parent_member.c.source_record_id == SourceRecord.id)
             .join(child_member, child_member.c.source_record_id == HierarchyClaim.source_record_id)
             .where(id_in(parent_member.c.golden_id, chunk, session))
-            .distinct()
         )
-        found.update(int(g) for g in session.scalars(query))
-    return found
-
-
-def _derived_children_of(session: Session, golden_ids: Sequence[int]) -> set[int]:
-    found: set[int] = set()
-    for start in range(0, len(golden_ids), CHUNK):
-        chunk = golden_ids[start : start + CHUNK]
-        found.update(
-            int(g)
-            for g in session.scalars(
-                select(HierarchyEdge.child_golden_id).where(
-                    id_in(HierarchyEdge.parent_golden_id, chunk, session),
-                    HierarchyEdge.valid_to.is_(None),
-                    HierarchyEdge.origin == "derived",
-                )
-            )
+        derived = select(HierarchyEdge.child_golden_id).where(
+            id_in(HierarchyEdge.parent_golden_id, chunk, session),
+            HierarchyEdge.valid_to.is_(None),
+            HierarchyEdge.origin == "derived",
         )
+        found.update(int(g) for g in session.scalars(union(waiting, derived)))
     return found
 
 

@@ -38,6 +38,7 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -248,11 +249,7 @@ def _features_frame(rows: Sequence[dict[str, Any]], entity_type: str) -> pd.Data
 
 
 def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    records = frame.to_dict("records")
-    return [
-        {str(k): (list(v) if isinstance(v, tuple) else v) for k, v in r.items() if not _is_na(v)}
-        for r in records
-    ]
+    return [_storable(r) for r in frame.to_dict("records")]
 
 
 def _is_na(value: Any) -> bool:
@@ -307,6 +304,8 @@ def train_model(
 
 def _drop_features(session: Session, record_ids: Sequence[int]) -> None:
     """Delete the records' stored features and blocking keys."""
+    if not record_ids:
+        return
     # Bulk statements: no loaded objects of these tables to keep in step (saves the RETURNING
     # of every deleted row and the session's bookkeeping).
     for model in (BlockingKey, MatchFeatures):
@@ -317,15 +316,29 @@ def _drop_features(session: Session, record_ids: Sequence[int]) -> None:
         )
 
 
+def _storable(features: Mapping[Any, Any]) -> dict[str, Any]:
+    """One record's standardised features as stored: no blanks, tuples as lists."""
+    return {
+        str(k): (list(v) if isinstance(v, tuple) else v)
+        for k, v in features.items()
+        if not _is_na(v)
+    }
+
+
 def _store_features(
     session: Session,
     entity_type: str,
     record_ids: Sequence[int],
-    frame: pd.DataFrame,
+    records: Sequence[dict[str, Any]],
     spec: MatchSpec,
+    *,
+    replace: Sequence[int],
 ) -> None:
-    _drop_features(session, record_ids)
-    records = _frame_records(frame)
+    """Store the records' features and blocking keys (``records`` as `_storable`).
+
+    ``replace``: those of the records that have stored ones, dropped first.
+    """
+    _drop_features(session, replace)
     keys: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     for rid, std in zip(record_ids, records, strict=True):
@@ -485,6 +498,8 @@ def _cannot_links(session: Session, record_ids: Sequence[int]) -> list[tuple[int
 
 
 def _memberships(session: Session, record_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    if not record_ids:
+        return {}
     rows = session.execute(
         select(
             GoldenMember.source_record_id, GoldenMember.golden_id, GoldenMember.link_reason
@@ -530,6 +545,11 @@ def match_pending(
                 SourceRecord.source_id,
                 SourceSystem.trust_rank,
                 SourceRecord.received_at,
+                # Matched before and not deleted since (the features go with the membership):
+                # a record without has nothing to drop and no golden record to leave.
+                exists()
+                .where(MatchFeatures.source_record_id == SourceRecord.id)
+                .label("has_features"),
             )
             .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
             .where(
@@ -688,11 +708,15 @@ def _match_chunk(
 ) -> MatchModel | None:
     deleted = [p[0] for p in pending if p[3] is not None]
     live = [p for p in pending if p[3] is None]
+    # The events' keys of the chunk's records, in hand.
+    record_keys = {p[0]: {"source": p[1], "source_id": p[4]} for p in pending}
     touched: set[int] = set()
     if deleted:
         summary.deleted += len(deleted)
-        _drop_features(session, deleted)
-        touched.update(unlink(session, entity_type, deleted, ctx, reason="deleted").values())
+        _drop_features(session, [p[0] for p in pending if p[3] is not None and p[7]])
+        touched.update(
+            unlink(session, entity_type, deleted, ctx, reason="deleted", keys=record_keys).values()
+        )
     if not live:
         recompute(session, entity_type, touched, ctx)
         if hierarchies and entity_type == "customer":
@@ -702,23 +726,35 @@ def _match_chunk(
     summary.records += len(live)
     flat = [flatten(entity_type, str(p[0]), p[1], p[2] or {}) for p in live]
     # A few records (an API upsert): record by record, without the batch path's per-column
-    # set-up, which costs more than the standardising itself.
-    frame = (
-        _features_frame([standardise_record(r, spec) for r in flat], entity_type)
-        if len(flat) <= FEW_RECORDS
-        else standardise(flat, spec, workers=workers)
+    # set-up, which costs more than the standardising itself; their frame is built once,
+    # below, together with their candidates' stored features.
+    few = len(flat) <= FEW_RECORDS
+    frame = None if few else standardise(flat, spec, workers=workers)
+    stored = (
+        [_storable(standardise_record(r, spec)) for r in flat]
+        if frame is None
+        else _frame_records(frame)
     )
-    _store_features(session, entity_type, live_ids, frame, spec)
+    matched_before = [p[0] for p in live if p[7]]
+    _store_features(session, entity_type, live_ids, stored, spec, replace=matched_before)
+    if frame is not None:
+        stored = []  # a chunk scores from its frame
     if model is None:
         model = train_model(session, entity_type, workers=workers)
-    members = _memberships(session, live_ids)
+    members = _memberships(session, matched_before)
     # Judge changed records afresh, except those a steward placed by hand.
     detach = [rid for rid, (_, reason) in members.items() if reason != "steward"]
     former: dict[int, int] = {}
     unlink_events: list[Event] = []
     if detach:
         former = unlink(
-            session, entity_type, detach, ctx, reason="re-evaluate", deferred=unlink_events
+            session,
+            entity_type,
+            detach,
+            ctx,
+            reason="re-evaluate",
+            deferred=unlink_events,
+            keys=record_keys,
         )
         touched.update(former.values())
     pairs, capped = _candidates(session, entity_type, live_ids, spec)
@@ -741,11 +777,12 @@ def _match_chunk(
     all_ids = live_ids + others
     position = {rid: i for i, rid in enumerate(all_ids)}
     pairs = [(a, b) for a, b in pairs if a in position and b in position]
-    combined = (
-        pd.concat([frame, _features_frame(other_rows, entity_type)], ignore_index=True)
-        if other_rows
-        else frame
-    )
+    if frame is None:
+        combined = _features_frame(stored + other_rows, entity_type)
+    elif other_rows:
+        combined = pd.concat([frame, _features_frame(other_rows, entity_type)], ignore_index=True)
+    else:
+        combined = frame
     combined["id"] = [str(r) for r in all_ids]
     memberships = _memberships(session, others) | {
         rid: m for rid, m in members.items() if m[1] == "steward"
@@ -853,7 +890,16 @@ def _match_chunk(
         )
     summary.linked += len(planned)
     link_events: list[Event] = []
-    link(session, entity_type, planned, ctx, deferred=link_events)
+    # Every planned record is a record node: in no golden record, as just read.
+    link(
+        session,
+        entity_type,
+        planned,
+        ctx,
+        deferred=link_events,
+        keys=record_keys,
+        unattached=True,
+    )
     summary.merged_goldens += _merge_emptied(session, entity_type, former, planned, ctx)
 
     if scored is not None:
@@ -1043,12 +1089,17 @@ def _open_reviews(
     return len(rows)
 
 
+# Built once: a new alias per call costs more to build and to key for the statement cache
+# than the statement takes to run.
+_LEFT_MEMBER = table_of(GoldenMember).alias("lm")
+_RIGHT_MEMBER = table_of(GoldenMember).alias("rm")
+
+
 def _supersede_reviews(
     session: Session, entity_type: str, record_ids: Sequence[int], ctx: ChangeContext
 ) -> None:
     """Close open tasks whose two records now sit in the same golden record."""
-    left = GoldenMember.__table__.alias("lm")
-    right = GoldenMember.__table__.alias("rm")
+    left, right = _LEFT_MEMBER, _RIGHT_MEMBER
     done = (
         session.execute(
             select(MatchCandidate.id)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mdm.audit.models import AuditEntry
@@ -16,6 +16,8 @@ from mdm.database import UnitOfWork
 from mdm.errors import ConflictError
 from mdm.golden.models import GoldenRecord
 from mdm.golden.service import golden_of_source, resolve, xref_history, xrefs_of
+from mdm.linkage.models import BlockingKey, MatchFeatures
+from mdm.linkage.service import match_pending
 from mdm.outbox.models import OutboxEvent
 from mdm.outbox.service import (
     ChangeContext,
@@ -372,6 +374,30 @@ def test_changed_record_that_stays_only_updates_its_golden_record(
     news = events(session, after)
     assert [e.event_type for e in news] == ["golden.updated"]
     assert news[0].payload["changed"] == ["phones"]
+
+
+def test_rematching_everything_keeps_golden_records_features_and_feed(
+    session: Session, hub: Ingest
+) -> None:
+    # `mdm match --rematch` marks every record unmatched: records that hold features and a
+    # golden record, unlike new ones. Each is judged afresh and, matching as before, stays.
+    hub("erp", {"100": ACME_ERP, "200": GLOBEX})
+    hub("crm", {"0015A": ACME_CRM})
+    before = {
+        (s, i): golden_id(session, s, i)
+        for s, i in [("erp", "100"), ("erp", "200"), ("crm", "0015A")]
+    }
+    keys_before = session.scalar(select(func.count()).select_from(BlockingKey))
+    last = newest_seq(session)
+    session.execute(update(SourceRecord).values(matched_version=0))
+    summary = match_pending(session, "customer", CTX)
+    assert summary.records == 3
+    assert {k: golden_id(session, *k) for k in before} == before
+    # The features and keys were replaced, not added to.
+    assert session.scalar(select(func.count()).select_from(MatchFeatures)) == 3
+    assert session.scalar(select(func.count()).select_from(BlockingKey)) == keys_before
+    # Nothing moved: no link or unlink event, and the unchanged golden records say nothing.
+    assert [e.event_type for e in events(session, after=last)] == []
 
 
 def test_a_changed_record_alone_in_its_golden_record_keeps_it(
