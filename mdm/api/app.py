@@ -9,6 +9,7 @@ group needs, so that the table below is the whole access policy of the API.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Litestar, Router
@@ -50,6 +51,8 @@ from mdm.clients.scopes import FEED_READ, GOLDEN_READ, STEWARD, source_write
 from mdm.database import UnitOfWork, create_engine
 from mdm.errors import ConfigurationError
 from mdm.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
 # HS256 needs a key at least as long as its hash (RFC 7518 §3.2).
@@ -123,6 +126,20 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
         if engine is not None:
             engine.dispose()
 
+    def load_models() -> None:
+        # Parsed now, not by the first match request (tens of milliseconds at a million).
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from mdm.canonical.models import EntityType
+        from mdm.linkage.service import active_model
+
+        try:
+            with unit_of_work.session() as session:
+                for entity in EntityType:
+                    active_model(session, entity.value)
+        except SQLAlchemyError as exc:  # not migrated yet: the readiness probe says so
+            logger.warning("match models not loaded at start-up: %s", exc)
+
     return Litestar(
         route_handlers=_routes(),
         dependencies={
@@ -136,6 +153,7 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
         middleware=middleware,
         guards=[authorize],
         request_max_body_size=settings.max_request_bytes,
+        on_startup=[load_models],
         on_shutdown=[dispose_engine],
         openapi_config=OpenAPIConfig(
             title="mdm-hub API",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -10,10 +11,13 @@ import shutil
 import socket
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdm.api.metrics import MULTIPROCESS_ENV
 from mdm.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +85,25 @@ def serve(settings: Settings, *, workers: int = 1, reload: bool = False) -> None
         return
     from mdm.api.app import create_app
 
-    uvicorn.run(create_app(settings), **_uvicorn_options(settings))
+    uvicorn.run(_served(create_app(settings)), **_uvicorn_options(settings))
+
+
+def _served(app: Litestar) -> Litestar:
+    """The app as a server process runs it: its start-up heap frozen once it has started."""
+    app.on_startup.append(_freeze_heap)
+    return app
+
+
+def _freeze_heap() -> None:
+    """Move what start-up built (modules, models, mappers) out of the garbage collector's reach.
+
+    A full collection walks every tracked object, and a server process holds a few hundred
+    thousand that live as long as it does; walking them paused one request in a few hundred
+    by about 100 ms. Frozen, they are never walked again; what requests allocate is collected
+    as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -120,4 +142,4 @@ def app_from_environment() -> object:
     """The app built from ``MDM_*`` environment variables (uvicorn's factory for workers)."""
     from mdm.api.app import create_app
 
-    return create_app(Settings())
+    return _served(create_app(Settings()))

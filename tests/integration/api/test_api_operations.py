@@ -148,3 +148,33 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
     server.serve(settings.model_copy(update={"api_access_log": True}))
     assert not isinstance(calls[-1][0], str)
     assert calls[-1][1]["access_log"] is True
+
+
+def test_the_app_parses_the_match_models_at_start_up(
+    make_app: Any, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matching import MatchModel
+    from mdm.linkage import service as linkage
+
+    monkeypatch.setattr(linkage, "_MODELS", linkage._ModelCache())
+    with TestClient(make_app()):
+        # Parsing now would fail: the first match request finds the model parsed.
+        def no_parsing(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the model was parsed by a request")
+
+        monkeypatch.setattr(MatchModel, "model_validate", no_parsing)
+        with uow.session() as session:
+            assert linkage.active_model(session, "customer") is not None
+
+
+def test_a_served_app_freezes_its_start_up_heap(make_app: Any) -> None:
+    import gc
+
+    from mdm.api import server
+
+    assert gc.get_freeze_count() == 0
+    try:
+        with TestClient(server._served(make_app())):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
