@@ -318,6 +318,21 @@ def refresh_statistics(bind: Session | Connection, tables: Sequence[str]) -> boo
     return True
 
 
+def planner_rows(bind: Session | Connection, table: str) -> float:
+    """How many rows the PostgreSQL planner thinks a table holds (0 if never analysed).
+
+    Elsewhere 0: no other database here plans by gathered statistics.
+    """
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if connection.dialect.name != "postgresql":
+        return 0.0
+    rows = connection.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
+        {"table": table},
+    ).scalar_one_or_none()
+    return max(float(rows or 0.0), 0.0)
+
+
 def ids_parameter(
     column: QueryableAttribute[Any] | ColumnElement[Any], name: str, dialect: str
 ) -> ColumnElement[bool]:
