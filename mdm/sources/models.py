@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     DateTime,
     ForeignKey,
@@ -65,17 +66,25 @@ class SourceRecord(Base):
 
 
 class SourceRecordVersion(Base):
-    """One version of a source record, as received: never updated, never deleted."""
+    """One version of a source record, as received: never updated, never deleted.
+
+    The history is written in bulk with its records and read back whole, by record: it is
+    built for cheap writes. ``source_record_id`` is not a foreign key (the check, with the
+    row lock it takes on the record, was a third of the cost of writing a version; each version
+    is written in the transaction that writes its record, and records are never deleted); raw
+    and canonical are kept as JSON text (``json``), not parsed into ``jsonb``, since nothing
+    queries inside them.
+    """
 
     __tablename__ = "source_record_version"
     __table_args__ = (UniqueConstraint("source_record_id", "version"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    source_record_id: Mapped[int] = mapped_column(BigId)
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
-    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    canonical: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     deleted: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     batch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
