@@ -254,6 +254,13 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         copy.write(text_block)
 
 
+_RESERVE_IDS = text(
+    "SELECT array_agg(nextval(CAST(:seq AS regclass)) ORDER BY i) FROM generate_series(1, :n) AS i"
+)
+# Table -> the name of the sequence of its ``id`` (the same in every database of the schema).
+_SEQUENCES: dict[str, str] = {}
+
+
 def insert_returning_ids(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:
@@ -269,16 +276,16 @@ def insert_returning_ids(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
         )
         return [int(r[0]) for r in result]
-    ids = [
-        int(i)
-        for i in session.scalars(
-            text(
-                f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"n": len(rows)},
-        )
-    ]
+    # The sequence is looked up once per table (per row, the catalogue look-up cost six times
+    # the nextval itself) and the IDs come back as one array, not a row each.
+    sequence = _SEQUENCES.get(table.name)
+    if sequence is None:
+        sequence = session.execute(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+        ).scalar_one()
+        _SEQUENCES[table.name] = sequence
+    reserved = session.execute(_RESERVE_IDS, {"seq": sequence, "n": len(rows)}).scalar_one()
+    ids = [int(i) for i in reserved]
     bulk_insert(session, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
     return ids
 
