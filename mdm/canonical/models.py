@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     model_validator,
 )
 
@@ -105,14 +106,19 @@ CountryCode = Annotated[str | None, AfterValidator(lambda v: None if v is None e
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
+# Validation context of input whose strings are trimmed, blanks already left out (a source
+# mapping's output): the models need not look for blanks again.
+TRIMMED = "trimmed"
+
+
 class _Canonical(BaseModel):
     # Unknown fields are kept: a source that sends more than we model loses nothing.
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True, use_enum_values=True)
 
     @model_validator(mode="before")
     @classmethod
-    def _blanks_are_missing(cls, data: Any) -> Any:
-        if isinstance(data, dict):
+    def _blanks_are_missing(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and not (info.context and info.context.get(TRIMMED)):
             # Inline rather than a call per field: this runs for every record of a load.
             return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in data.items()}
         return data

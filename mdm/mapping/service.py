@@ -17,13 +17,14 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from mdm.canonical.models import MAX_SOURCE_ID, EntityType, model_for
+from mdm.canonical.models import MAX_SOURCE_ID, TRIMMED, EntityType, model_for
 from mdm.canonical.storable import unstorable_json
 from mdm.errors import MappingError
 from mdm.mapping.models import EntityMapping, FieldRule, SourceMapping
 from mdm.mapping.transforms import Transform, TransformError, compile_transform
 
 Getter = Callable[[Mapping[str, Any]], Any]
+_MAPPED = {TRIMMED: True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,32 +96,63 @@ def _blank(value: Any) -> bool:
 @dataclass(frozen=True, slots=True)
 class _CompiledRule:
     target: str
-    getters: tuple[Getter, ...]
-    constant: Any
-    transforms: tuple[Transform, ...]
-    many: bool
+    # The rule's value of a row (the source field or fields, trimmed, blank as None, through
+    # the transforms), as one function made for the rule's shape: see `_reader`.
+    value_of: Getter
+    # Puts the rule's value in the record being built (see `_placer`).
+    place: Placer
     when: tuple[Getter, frozenset[str]] | None = None
-    parts: tuple[str, ...] = ()  # the target split at its dots, once
 
     def read(self, row: Mapping[str, Any]) -> Any:
         if self.when is not None:
             found = self.when[0](row)
             if found is None or str(found).strip().casefold() not in self.when[1]:
                 return None
-        if not self.getters:
-            value = self.constant
-        elif self.many:
-            value = [v for g in self.getters if not _blank(v := g(row))]
-            value = value or None
-        else:
-            value = self.getters[0](row)
+        return self.value_of(row)
+
+
+def _reader(
+    paths: list[str], constant: Any, transforms: tuple[Transform, ...], many: bool
+) -> Getter:
+    """A rule's value of a row, as a function made for the rule's shape.
+
+    Mapping runs every rule of every record of a load (a dozen or more a record): the common
+    rule, one flat field and no transform, is a dictionary look-up and a trim.
+    """
+    getters = tuple(_getter(p) for p in paths)
+    base: Getter
+    if not getters:
+
+        def base(_row: Mapping[str, Any]) -> Any:
+            return constant
+
+    elif many:
+
+        def base(row: Mapping[str, Any]) -> Any:
+            return [v for g in getters if not _blank(v := g(row))] or None
+
+    elif "." not in paths[0] and not transforms:
+        path = paths[0]
+
+        def plain(row: Mapping[str, Any]) -> Any:
+            value = row.get(path)
+            return (value.strip() or None) if isinstance(value, str) else value
+
+        return plain
+    else:
+        base = getters[0]
+
+    def read(row: Mapping[str, Any]) -> Any:
+        value = base(row)
         if isinstance(value, str):
             value = value.strip() or None
-        for transform in self.transforms:
+        for transform in transforms:
             if value is None:
                 break
             value = transform(value)
         return value
+
+    return read
 
 
 def _compile_rule(
@@ -133,12 +165,9 @@ def _compile_rule(
     paths = rule.paths if rule.paths is not None else ([rule.path] if rule.path else [])
     return _CompiledRule(
         target=target,
-        getters=tuple(_getter(p) for p in paths),
-        constant=rule.value,
-        transforms=transforms,
-        many=rule.paths is not None,
+        value_of=_reader(paths, rule.value, transforms, many=rule.paths is not None),
+        place=_placer(tuple(target.split("."))),
         when=(_getter(rule.when.path), rule.when.values()) if rule.when else None,
-        parts=tuple(target.split(".")),
     )
 
 
@@ -156,28 +185,60 @@ def _first(value: Any) -> Any:
     return value
 
 
-def _place(record: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
-    """Put a mapped value at its target (split at dots), building typed list entries by key."""
+Placer = Callable[[dict[str, Any], Any], None]
+
+
+def _placer(parts: tuple[str, ...]) -> Placer:
+    """What puts a mapped value at its target (split at dots), made once per rule.
+
+    Typed list entries (addresses, identifiers, parent references) are built by their key.
+    """
     head = parts[0]
-    if head == "addresses":
-        address = record.setdefault("_addresses", {}).setdefault(parts[1], {"type": parts[1]})
-        if parts[2] == "lines":
-            address.setdefault("lines", []).extend(str(v) for v in _as_list(value))
-        else:
-            address[parts[2]] = _first(value)
-    elif head == "identifiers":
-        ident = record.setdefault("_identifiers", {}).setdefault(parts[1], {"scheme": parts[1]})
-        ident[parts[2]] = _first(value)
-    elif head == "parents":
-        ref = record.setdefault("_parents", {}).setdefault(parts[1], {"relation": parts[1]})
-        ref["source" if len(parts) == 3 else "source_id"] = _first(value)
-    elif head in {"attributes", "extras"}:
-        bucket = record.setdefault(head, {}) if head == "attributes" else record
-        bucket[parts[1]] = _first(value)
-    elif head in LIST_TARGETS:
-        record.setdefault(head, []).extend(str(v) for v in _as_list(value))
-    else:
-        record[head] = _first(value)
+    if head in _KEYED:
+        bucket, key_name = _KEYED[head]
+        key = parts[1]
+        if head == "addresses" and parts[2] == "lines":
+
+            def place_lines(record: dict[str, Any], value: Any) -> None:
+                entry = record.setdefault(bucket, {}).setdefault(key, {key_name: key})
+                entry.setdefault("lines", []).extend(str(v) for v in _as_list(value))
+
+            return place_lines
+        field_name = parts[2] if head != "parents" else "source" if len(parts) == 3 else "source_id"
+
+        def place_entry(record: dict[str, Any], value: Any) -> None:
+            entry = record.setdefault(bucket, {}).setdefault(key, {key_name: key})
+            entry[field_name] = _first(value)
+
+        return place_entry
+    if head == "attributes":
+        name = parts[1]
+
+        def place_attribute(record: dict[str, Any], value: Any) -> None:
+            record.setdefault("attributes", {})[name] = _first(value)
+
+        return place_attribute
+    # An extra keeps its own name at the top level.
+    name = parts[1] if head == "extras" else head
+    if head in LIST_TARGETS:
+
+        def place_list(record: dict[str, Any], value: Any) -> None:
+            record.setdefault(name, []).extend(str(v) for v in _as_list(value))
+
+        return place_list
+
+    def place_value(record: dict[str, Any], value: Any) -> None:
+        record[name] = _first(value)
+
+    return place_value
+
+
+# Targets built as typed list entries: the entries' bucket while mapping, and their key field.
+_KEYED = {
+    "addresses": ("_addresses", "type"),
+    "identifiers": ("_identifiers", "scheme"),
+    "parents": ("_parents", "relation"),
+}
 
 
 def _finish(record: dict[str, Any]) -> dict[str, Any]:
@@ -266,16 +327,18 @@ class CompiledEntityMapping:
                     continue
             for rule in rules:
                 try:
-                    value = rule.read(row)
+                    # Grouped rules have no condition of their own: their value as it is.
+                    value = rule.value_of(row)
                 except (TransformError, ValueError, TypeError) as exc:
                     errors.append(FieldError(rule.target, str(exc)))
                     continue
                 if value is not None and not _blank(value) and value != []:
-                    _place(record, rule.parts, value)
+                    rule.place(record, value)
         if errors:
             return MappedRecord(source_id, errors=errors)
         try:
-            model = self.model.model_validate(_finish(record))
+            # Every value was trimmed and no blank placed (`_reader`, `apply`).
+            model = self.model.model_validate(_finish(record), context=_MAPPED)
         except ValidationError as exc:
             return MappedRecord(source_id, errors=_validation_errors(exc))
         return _storable(source_id, model.model_dump_json(exclude_none=True))
