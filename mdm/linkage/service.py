@@ -713,7 +713,7 @@ def _match_chunk(
     touched: set[int] = set()
     if deleted:
         summary.deleted += len(deleted)
-        _drop_features(session, [p[0] for p in pending if p[3] is not None and p[7]])
+        _drop_features(session, [p[0] for p in pending if p[3] is not None and p.has_features])
         touched.update(
             unlink(session, entity_type, deleted, ctx, reason="deleted", keys=record_keys).values()
         )
@@ -735,7 +735,7 @@ def _match_chunk(
         if frame is None
         else _frame_records(frame)
     )
-    matched_before = [p[0] for p in live if p[7]]
+    matched_before = [p[0] for p in live if p.has_features]
     _store_features(session, entity_type, live_ids, stored, spec, replace=matched_before)
     if frame is not None:
         stored = []  # a chunk scores from its frame
