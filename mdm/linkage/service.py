@@ -360,6 +360,9 @@ def _store_features(
 
 # The most standardised values a cache keeps in a process that matches a record at a time.
 SERVER_VALUE_CACHE = 50_000
+# The most a bulk match run keeps in each cache between chunks (each entry ~100 bytes: the
+# caches of a million records' names, addresses, phones and e-mails grew to about 1 GB).
+BULK_VALUE_CACHE = 2**18
 # Up to this many records, a match standardises record by record (no batch set-up).
 FEW_RECORDS = 20
 # Up to this many keys, holders are read key by key with a limit (one UNION ALL statement);
@@ -659,6 +662,9 @@ def _run_chunks(
     first = True
     analysed_at = 0  # records matched when the tables' statistics were last refreshed
     while True:
+        # Values repeat within a chunk far more than across chunks: caches of standardised
+        # values that grew past a bound start afresh, so a long run's memory stays flat.
+        trim_value_caches(BULK_VALUE_CACHE)
         _settle_garbage()
         with uow.begin() as session:
             part = match_pending(

@@ -591,3 +591,30 @@ def test_a_first_bulk_match_trains_on_every_source_not_on_its_first_chunk(
     labelled = linkage.train_model(session, "customer")
     assert labelled is not None
     assert labelled.training_counts["records"] == 52
+
+
+def test_a_bulk_match_run_keeps_its_value_caches_bounded(
+    uow: UnitOfWork, session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matching.standardisation import company_name
+    from mdm.ingest.service import Candidate, ingest_batch
+    from mdm.linkage import service as linkage
+    from mdm.linkage.service import run_matching
+    from mdm.sources.service import get_source_system
+
+    # `hub` has set up the source systems and a model; the records wait to be matched.
+    items = [
+        Candidate(f"{i}", {"source_id": f"{i}", "legal_name": f"Firma Nummer {i} GmbH"}, None)
+        for i in range(12)
+    ]
+    ingest_batch(
+        session, get_source_system(session, "erp"), "customer", items, origin="t", actor="t"
+    )
+    session.flush()
+    company_name.cache_clear()
+    # Chunks of 5: each chunk's names are standardised, and between chunks a cache past its
+    # bound starts afresh; after the run none holds more than the bound.
+    monkeypatch.setattr(linkage, "BULK_VALUE_CACHE", 3)
+    summary = run_matching(uow, "customer", CTX, chunk_size=5, hierarchies=False)
+    assert summary.records == 12
+    assert company_name.cache_info().currsize <= 3
