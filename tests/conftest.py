@@ -84,5 +84,16 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
+def own_postgres_url(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own (not migrated), dropped afterwards."""
+    url = make_url(postgres_url)
+    name = f"{url.database}_{request.node.originalname}"[:63]
+    own = url.set(database=name).render_as_string(hide_password=False)
+    recreate_database(own)
+    yield own
+    drop_database(own)
+
+
+@pytest.fixture
 def samples_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "samples"

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
 from mdm import migrate
 from mdm.database import create_engine
-from mdm.devtools import drop_database, recreate_database
 
 BEFORE_HISTORY_CHANGE = "20261127_0006"
 HISTORY_CHANGE = "20261127_0007"
@@ -21,15 +18,10 @@ CANONICAL = '{"legal_name": "Acme GmbH", "source_id": "1"}'
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def scratch_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> Iterator[str]:
+def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    url = make_url(postgres_url)
-    own = url.set(database=f"{url.database}_migrations").render_as_string(hide_password=False)
-    recreate_database(own)
-    yield own
-    drop_database(own)
+        return f"sqlite:///{tmp_path / 'scratch.db'}"
+    return str(request.getfixturevalue("own_postgres_url"))
 
 
 def _history(url: str) -> list[tuple[int, int, object, object]]:

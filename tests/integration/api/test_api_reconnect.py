@@ -13,25 +13,20 @@ import psycopg
 import pytest
 from api_support import JWT_SECRET, bearer, token_for
 from litestar.testing import TestClient
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from mdm import migrate
 from mdm.api.app import create_app
 from mdm.database import UnitOfWork, create_engine
-from mdm.devtools import drop_database, recreate_database
 from mdm.settings import Settings
 
 
 @pytest.fixture
-def own_postgres(postgres_url: str) -> Iterator[Engine]:
-    url = make_url(postgres_url)
-    own = url.set(database=f"{url.database}_reconnect").render_as_string(hide_password=False)
-    recreate_database(own)
-    migrate.upgrade(own)
-    engine = create_engine(own)
+def own_postgres(own_postgres_url: str) -> Iterator[Engine]:
+    migrate.upgrade(own_postgres_url)
+    engine = create_engine(own_postgres_url)
     yield engine
     engine.dispose()
-    drop_database(own)
 
 
 def _drop_connections(engine: Engine) -> int:
