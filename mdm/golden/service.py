@@ -275,14 +275,8 @@ def _keys_of(
 ) -> dict[int, RecordKey]:
     """The records' keys: those ``known`` as given, the others read."""
     keys = {rid: known[rid] for rid in record_ids if rid in known} if known else {}
-    if missing := [rid for rid in record_ids if rid not in keys]:
-        keys.update(_record_keys(session, missing))
-    return keys
-
-
-def _record_keys(session: Session, record_ids: Sequence[int]) -> dict[int, RecordKey]:
-    keys: dict[int, RecordKey] = {}
-    for chunk in _chunks(list(record_ids)):
+    missing = [rid for rid in record_ids if rid not in keys]
+    for chunk in _chunks(missing):
         rows = session.execute(
             select(SourceRecord.id, SourceSystem.code, SourceRecord.source_id)
             .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)

@@ -459,8 +459,6 @@ def test_golden_records_created_in_worker_processes_equal_those_created_in_one(
 def test_recomputing_in_worker_processes_equals_recomputing_in_one(
     session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy import update
-
     from mdm.golden import service as golden_service
 
     hub("erp", {"100": ACME_ERP, "200": GLOBEX})

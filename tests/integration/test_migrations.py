@@ -44,11 +44,9 @@ def _shape(url: str) -> tuple[bool, set[str]]:
     found = inspect(engine)
     keyed = bool(found.get_foreign_keys("source_record_version"))
     types = {
-        str(c["type"]) for c in found.get_columns("source_record_version") if c["name"] == "raw"
-    } | {
         str(c["type"])
         for c in found.get_columns("source_record_version")
-        if c["name"] == "canonical"
+        if c["name"] in {"raw", "canonical"}
     }
     engine.dispose()
     return keyed, types
