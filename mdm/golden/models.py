@@ -56,8 +56,10 @@ class XrefHistory(Base):
     __tablename__ = "xref_history"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), index=True)
-    golden_id: Mapped[int] = mapped_column(ForeignKey("golden_record.id"), index=True)
+    # Not foreign keys: history written with the membership it records, whose keys guard
+    # the same IDs; neither records nor golden records are ever deleted (migration 0008).
+    source_record_id: Mapped[int] = mapped_column(BigId, index=True)
+    golden_id: Mapped[int] = mapped_column(BigId, index=True)
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     unlinked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     reason: Mapped[str] = mapped_column(String(32))

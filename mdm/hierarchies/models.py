@@ -90,7 +90,9 @@ class HierarchyClaim(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    # Not a foreign key: derived from the record's canonical document, which is never
+    # deleted (migration 0008).
+    source_record_id: Mapped[int] = mapped_column(BigId)
     source_code: Mapped[str] = mapped_column(String(40))
     relation: Mapped[str] = mapped_column(String(32))
     parent_source: Mapped[str] = mapped_column(String(40))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdm.database import Base, BigId, JSONType, utcnow
@@ -19,7 +19,9 @@ class BlockingKey(Base):
 
     entity_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), primary_key=True)
+    # Not a foreign key: derived from the record in the transaction that read it, and records
+    # are never deleted (migration 0008).
+    source_record_id: Mapped[int] = mapped_column(BigId, primary_key=True)
 
 
 class MatchFeatures(Base):
@@ -27,9 +29,10 @@ class MatchFeatures(Base):
 
     __tablename__ = "match_features"
 
-    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), primary_key=True)
+    source_record_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # as above
     entity_type: Mapped[str] = mapped_column(String(16))
-    features: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Read whole, by record: JSON text, not a parsed jsonb tree.
+    features: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class MatchModelRecord(Base):
