@@ -137,13 +137,46 @@ class SyncSummary:
 
 
 @dataclass(slots=True)
+class _NewEdge:
+    """An edge a derivation opens: written with the chunk's others in one insert."""
+
+    child_golden_id: int
+    parent_golden_id: int | None
+    relation: str
+    status: str
+    origin: str
+    source_code: str | None
+    version: int
+    valid_from: datetime
+    valid_to: datetime | None
+    actor: str
+    reason: str
+
+
+# The edge a change is shown with: a stored one, or one a derivation opened.
+_AnyEdge = HierarchyEdge | _NewEdge
+_EDGE_FIELDS = _NewEdge.__slots__
+
+
+@dataclass(slots=True)
 class _Changes:
-    """Audit entries and events gathered during one call, written together at its end."""
+    """Audit entries, events and new derived edges gathered during one call, written together."""
 
     audits: list[Audit] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    edges: list[_NewEdge] = field(default_factory=list)
+
+    def write_edges(self, session: Session) -> None:
+        """Insert the edges opened so far, after the closing of their predecessors."""
+        if not self.edges:
+            return
+        # The partial unique index allows one current edge a slot: the closed ones go first.
+        session.flush()
+        bulk_insert(session, EDGES, [{f: getattr(e, f) for f in _EDGE_FIELDS} for e in self.edges])
+        self.edges.clear()
 
     def write(self, session: Session, ctx: ChangeContext) -> None:
+        self.write_edges(session)
         write_audit(session, self.audits, ctx)
         emit(session, self.events, ctx)
         self.audits.clear()
@@ -208,7 +241,7 @@ def _view(edge: HierarchyEdge) -> EdgeView:
     )
 
 
-def _edge_payload(edge: HierarchyEdge) -> dict[str, Any]:
+def _edge_payload(edge: _AnyEdge) -> dict[str, Any]:
     return {
         "child": edge.child_golden_id,
         "parent": edge.parent_golden_id,
@@ -319,8 +352,10 @@ def _open(
     now: datetime,
     ctx: ChangeContext,
     reason: str,
-) -> HierarchyEdge:
-    edge = HierarchyEdge(
+    deferred: list[_NewEdge] | None = None,
+) -> _AnyEdge:
+    """A new current edge: added to the session, or with ``deferred`` appended to it."""
+    new = _NewEdge(
         child_golden_id=child,
         parent_golden_id=parent,
         relation=relation,
@@ -333,6 +368,10 @@ def _open(
         actor=ctx.actor[:200],
         reason=reason,
     )
+    if deferred is not None:
+        deferred.append(new)
+        return new
+    edge = HierarchyEdge(**{f: getattr(new, f) for f in _EDGE_FIELDS})
     session.add(edge)
     return edge
 
@@ -340,8 +379,8 @@ def _open(
 def _record(
     changes: _Changes,
     change: str,
-    before: HierarchyEdge | None,
-    after: HierarchyEdge | None,
+    before: _AnyEdge | None,
+    after: _AnyEdge | None,
     reason: str,
 ) -> None:
     """Audit and announce one change of a child's parent."""
@@ -378,12 +417,12 @@ def _replace(
     ctx: ChangeContext,
     reason: str,
     flush: bool = True,
-) -> HierarchyEdge | None:
+) -> _AnyEdge | None:
     """Close the current edge of a slot and open the next one; audit and announce it.
 
     ``parent=None`` with origin ``derived`` only closes; with origin ``steward`` it opens a
     removal marker, so that the sources do not bring the edge back. ``flush=False`` leaves the
-    new edge to the session's next flush (a derivation chunk writes its edges together).
+    new edge to ``changes`` (a derivation chunk inserts its edges together, `write_edges`).
     """
     version = 1
     if current is not None:
@@ -392,7 +431,7 @@ def _replace(
         # The partial unique index allows one current row: the closed one must reach the
         # database before its successor does.
         session.flush()
-    new: HierarchyEdge | None = None
+    new: _AnyEdge | None = None
     if parent is not None or origin == "steward":
         new = _open(
             session,
@@ -405,6 +444,7 @@ def _replace(
             now=now,
             ctx=ctx,
             reason=reason,
+            deferred=None if flush else changes.edges,
         )
         if flush:
             session.flush()
@@ -1058,6 +1098,8 @@ def _derive(
             current.get(slot),
             _Derivation(changes, summary, graph, tasks[slot], now, ctx),
         )
+    # The next chunk reads the edges this one opened.
+    changes.write_edges(session)
 
 
 @dataclass(slots=True)
@@ -1373,6 +1415,7 @@ def _write_steward(
         ) from exc
     _settle_conflicts(session, changes, child, relation, now, ctx.actor, reason or "steward edit")
     changes.write(session, ctx)
+    assert not isinstance(new, _NewEdge)  # flushed: a stored edge
     return new
 
 
