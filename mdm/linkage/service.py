@@ -69,6 +69,7 @@ from mdm.database import (
     bulk_insert,
     id_in,
     insert_returning_ids,
+    plan_each_statement,
     refresh_statistics,
     table_of,
     text_in,
@@ -667,6 +668,7 @@ def _run_chunks(
         trim_value_caches(BULK_VALUE_CACHE)
         _settle_garbage()
         with uow.begin() as session:
+            plan_each_statement(session)
             part = match_pending(
                 session,
                 entity_type,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from mdm.audit.models import AuditEntry
@@ -616,3 +616,37 @@ def test_a_bulk_match_run_keeps_its_value_caches_bounded(
     summary = run_matching(uow, "customer", CTX, chunk_size=5, hierarchies=False)
     assert summary.records == 12
     assert company_name.cache_info().currsize <= 3
+
+
+def test_a_bulk_match_run_plans_its_statements_for_their_values(
+    uow: UnitOfWork, session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdm.database import is_postgres
+    from mdm.ingest.service import Candidate, ingest_batch
+    from mdm.linkage import service as linkage
+    from mdm.linkage.service import run_matching
+    from mdm.sources.service import get_source_system
+
+    # `hub` has set up the source systems and a model; the record waits to be matched.
+    item = Candidate("1", {"source_id": "1", "legal_name": "Acme GmbH"}, None)
+    ingest_batch(
+        session, get_source_system(session, "erp"), "customer", [item], origin="t", actor="t"
+    )
+    session.flush()
+    seen: list[str] = []
+    real = linkage.match_pending
+
+    def spy(chunk: Session, *args: Any, **kwargs: Any) -> Any:
+        if is_postgres(chunk):
+            seen.append(str(chunk.execute(text("SHOW plan_cache_mode")).scalar()))
+        return real(chunk, *args, **kwargs)
+
+    monkeypatch.setattr(linkage, "match_pending", spy)
+    assert run_matching(uow, "customer", CTX, hierarchies=False).records == 1
+    if is_postgres(session):
+        # Set with SET LOCAL: for each chunk's transaction only (here, all of them join the
+        # test's one transaction, so the setting is not seen going back).
+        assert seen
+        assert set(seen) == {"force_custom_plan"}
+    else:  # SQLite has no plan cache to set
+        assert seen == []
