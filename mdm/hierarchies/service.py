@@ -152,10 +152,13 @@ class _NewEdge:
     actor: str
     reason: str
 
+    def row(self) -> dict[str, Any]:
+        """The edge's columns, as `HierarchyEdge` takes them and `bulk_insert` writes them."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
 
 # The edge a change is shown with: a stored one, or one a derivation opened.
 _AnyEdge = HierarchyEdge | _NewEdge
-_EDGE_FIELDS = _NewEdge.__slots__
 
 
 @dataclass(slots=True)
@@ -172,7 +175,7 @@ class _Changes:
             return
         # The partial unique index allows one current edge a slot: the closed ones go first.
         session.flush()
-        bulk_insert(session, EDGES, [{f: getattr(e, f) for f in _EDGE_FIELDS} for e in self.edges])
+        bulk_insert(session, EDGES, [e.row() for e in self.edges])
         self.edges.clear()
 
     def write(self, session: Session, ctx: ChangeContext) -> None:
@@ -371,7 +374,7 @@ def _open(
     if deferred is not None:
         deferred.append(new)
         return new
-    edge = HierarchyEdge(**{f: getattr(new, f) for f in _EDGE_FIELDS})
+    edge = HierarchyEdge(**new.row())
     session.add(edge)
     return edge
 

@@ -30,41 +30,29 @@ down_revision: str | None = "20261127_0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# (table, constraint, column, referenced table)
-FOREIGN_KEYS = (
-    (
-        "blocking_key",
-        "fk_blocking_key_source_record_id_source_record",
-        "source_record_id",
-        "source_record",
-    ),
-    (
-        "match_features",
-        "fk_match_features_source_record_id_source_record",
-        "source_record_id",
-        "source_record",
-    ),
-    (
-        "xref_history",
-        "fk_xref_history_source_record_id_source_record",
-        "source_record_id",
-        "source_record",
-    ),
-    ("xref_history", "fk_xref_history_golden_id_golden_record", "golden_id", "golden_record"),
-    (
-        "hierarchy_claim",
-        "fk_hierarchy_claim_source_record_id_source_record",
-        "source_record_id",
-        "source_record",
-    ),
-)
+# table -> its foreign keys that go: (constraint, column, referenced table)
+FOREIGN_KEYS = {
+    "blocking_key": [
+        ("fk_blocking_key_source_record_id_source_record", "source_record_id", "source_record")
+    ],
+    "match_features": [
+        ("fk_match_features_source_record_id_source_record", "source_record_id", "source_record")
+    ],
+    "xref_history": [
+        ("fk_xref_history_source_record_id_source_record", "source_record_id", "source_record"),
+        ("fk_xref_history_golden_id_golden_record", "golden_id", "golden_record"),
+    ],
+    "hierarchy_claim": [
+        ("fk_hierarchy_claim_source_record_id_source_record", "source_record_id", "source_record")
+    ],
+}
 JSONB = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
-    for table in dict.fromkeys(t for t, *_ in FOREIGN_KEYS):
+    for table, keys in FOREIGN_KEYS.items():
         with op.batch_alter_table(table) as batch:
-            for _, name, _, _ in (k for k in FOREIGN_KEYS if k[0] == table):
+            for name, _, _ in keys:
                 batch.drop_constraint(name, type_="foreignkey")
             if table == "match_features":
                 batch.alter_column(
@@ -77,7 +65,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in dict.fromkeys(t for t, *_ in FOREIGN_KEYS):
+    for table, keys in FOREIGN_KEYS.items():
         with op.batch_alter_table(table) as batch:
             if table == "match_features":
                 batch.alter_column(
@@ -87,5 +75,5 @@ def downgrade() -> None:
                     existing_nullable=False,
                     postgresql_using="features::jsonb",
                 )
-            for _, name, column, referred in (k for k in FOREIGN_KEYS if k[0] == table):
+            for name, column, referred in keys:
                 batch.create_foreign_key(name, referred, [column], ["id"])
