@@ -177,9 +177,13 @@ class UnitOfWork:
             yield session
 
 
-def _copy_escape(text: str) -> str:
-    # COPY's text format escapes backslash, tab, newline and carriage return. Checking with
-    # `in` first keeps the common case (nothing to escape) a few memchr calls.
+def copy_escape(text: str) -> str:
+    r"""Text in COPY's text format: backslash, tab, newline and carriage return escaped.
+
+    >>> copy_escape("a\tb\\c")
+    'a\\tb\\\\c'
+    """
+    # Checking with `in` first keeps the common case (nothing to escape) a few memchr calls.
     if "\\" in text:
         text = text.replace("\\", "\\\\")
     if "\t" in text:
@@ -203,27 +207,27 @@ def copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        return _copy_escape(value)
+        return copy_escape(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, dict | list):
-        return _copy_escape(orjson.dumps(value).decode())
+        return copy_escape(orjson.dumps(value).decode())
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
-    return _copy_escape(str(value))
+    return copy_escape(str(value))
 
 
 def _copy_json(value: dict[str, Any] | list[Any]) -> str:
-    return _copy_escape(orjson.dumps(value).decode())
+    return copy_escape(orjson.dumps(value).decode())
 
 
 # The formats of the common types, found by the exact type in one look-up: a bulk load
 # formats tens of millions of values, and the chain of isinstance tests was most of the cost.
 _COPY_FORMATS: dict[type, Callable[[Any], str]] = {
-    str: _copy_escape,
-    JsonText: _copy_escape,
+    str: copy_escape,
+    JsonText: copy_escape,
     int: int.__repr__,
     float: float.__repr__,
     bool: lambda v: "t" if v else "f",
@@ -310,6 +314,14 @@ def insert_returning_ids(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
         )
         return [int(r[0]) for r in result]
+    ids = reserve_ids(session, table, len(rows))
+    columns = list(rows[0].keys())
+    _copy(session, table, ["id", *columns], copy_block(rows, columns, ids))
+    return ids
+
+
+def reserve_ids(session: Session, table: Table, n: int) -> list[int]:
+    """``n`` new values of a PostgreSQL table's ``id`` sequence, in one round trip."""
     # The sequence is looked up once per table (per row, the catalogue look-up cost six times
     # the nextval itself) and the IDs come back as one array, not a row each.
     sequence = _SEQUENCES.get(table.name)
@@ -318,11 +330,18 @@ def insert_returning_ids(
             text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
         ).scalar_one()
         _SEQUENCES[table.name] = sequence
-    reserved = session.execute(_RESERVE_IDS, {"seq": sequence, "n": len(rows)}).scalar_one()
-    ids = [int(i) for i in reserved]
-    columns = list(rows[0].keys())
-    _copy(session, table, ["id", *columns], copy_block(rows, columns, ids))
-    return ids
+    reserved = session.execute(_RESERVE_IDS, {"seq": sequence, "n": n}).scalar_one()
+    return [int(i) for i in reserved]
+
+
+def copy_lines(session: Session, table: Table, columns: Sequence[str], lines: str) -> None:
+    """COPY rows already in COPY's text format (see `copy_text`) into a PostgreSQL table.
+
+    For a hot path that formats its rows itself, in one f-string a row: half the cost of
+    `bulk_insert`'s dictionaries and column-by-column formatting.
+    """
+    if lines:
+        _copy(session, table, columns, lines)
 
 
 _BIGINT_ARRAY = ARRAY(BigInteger)

@@ -8,7 +8,6 @@ and the API check alike.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,10 +47,14 @@ def unstorable_fields(value: Any, field: str = "") -> list[dict[str, str]]:
     return errors
 
 
-# In serialised JSON: an escaped NUL, or a number long enough to overflow 64 bits. (A substring
-# test and an ASCII digit run: half the time of one regex with both, on every record of a load.)
+# In serialised JSON: an escaped NUL, or a number long enough to overflow 64 bits. Both are
+# substring tests, run on every record of a load: digit runs are found in the text's bytes
+# with every digit mapped to "1" and everything else to "0" (a table look-up a byte in C, a
+# fifth of the time of a regex for 19 digits; UTF-8 puts no ASCII byte inside a wider
+# character).
 _ESCAPED_NUL = "\\u0000"
-_LONG_NUMBER = re.compile(r"[0-9]{19}")
+_DIGIT_MARKS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))
+_LONG_DIGIT_RUN = b"1" * 19
 
 
 def unstorable_json(text: str) -> list[dict[str, str]]:
@@ -62,7 +65,7 @@ def unstorable_json(text: str) -> list[dict[str, str]]:
     >>> [e["field"] for e in unstorable_json('{"name": "A\\u0000B", "n": 123456789012345678901}')]
     ['name', 'n']
     """
-    if _ESCAPED_NUL not in text and _LONG_NUMBER.search(text) is None:
+    if _ESCAPED_NUL not in text and _LONG_DIGIT_RUN not in text.encode().translate(_DIGIT_MARKS):
         return []
     # The standard library's parser: it reads integers of any size (orjson refuses them).
     return unstorable_fields(json.loads(text))

@@ -36,10 +36,13 @@ from mdm.database import (
     JsonText,
     UnitOfWork,
     bulk_insert,
+    copy_escape,
+    copy_lines,
     insert_returning_ids,
     is_postgres,
     planner_rows,
     refresh_statistics,
+    reserve_ids,
     table_of,
     utcnow,
 )
@@ -281,9 +284,104 @@ def _insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
     bulk_insert(session, table_of(SourceRecordVersion), rows)
 
 
-def _insert_heads(session: Session, heads: list[dict[str, Any]]) -> list[int]:
-    """Insert new current-record rows and return their IDs, in order."""
-    return insert_returning_ids(session, table_of(SourceRecord), heads)
+_HEADS = table_of(SourceRecord)
+_VERSIONS = table_of(SourceRecordVersion)
+_HEAD_COLUMNS = (
+    "id",
+    "source_system_id",
+    "entity_type",
+    "source_id",
+    "version",
+    "content_hash",
+    "canonical",
+    "received_at",
+    "last_batch_id",
+    "matched_version",
+)
+_VERSION_COLUMNS = (
+    "source_record_id",
+    "version",
+    "content_hash",
+    "raw",
+    "canonical",
+    "deleted",
+    "received_at",
+    "batch_id",
+)
+
+
+def _copy_value(text: str | None) -> str:
+    return "\\N" if text is None else copy_escape(text)
+
+
+def _insert_new(
+    session: Session,
+    system_id: int,
+    entity: str,
+    candidates: Sequence[Candidate],
+    now: datetime,
+    batch_id: int | None,
+) -> list[int]:
+    """Insert new records, each a current row and its first version; their IDs, in order.
+
+    On PostgreSQL each row is COPY text made in one f-string: a file load's hottest writing,
+    at half the cost of `bulk_insert`'s dictionaries formatted column by column.
+    """
+    if not is_postgres(session):
+        heads = [
+            {
+                "source_system_id": system_id,
+                "entity_type": entity,
+                "source_id": cand.source_id,
+                "version": 1,
+                "content_hash": cand.content_hash,
+                "canonical": cand.canonical_json,
+                "received_at": now,
+                "last_batch_id": batch_id,
+                "matched_version": 0,
+            }
+            for cand in candidates
+        ]
+        ids = insert_returning_ids(session, _HEADS, heads)
+        _insert_versions(
+            session,
+            [
+                _version_row(record_id, 1, cand, now, batch_id)
+                for record_id, cand in zip(ids, candidates, strict=True)
+            ],
+        )
+        return ids
+    ids = reserve_ids(session, _HEADS, len(candidates))
+    at = now.isoformat()
+    batch = "\\N" if batch_id is None else str(batch_id)
+    pairs = list(zip(ids, candidates, strict=True))
+    head_end = f"\t{at}\t{batch}\t0\n"
+    copy_lines(
+        session,
+        _HEADS,
+        _HEAD_COLUMNS,
+        "".join(
+            [
+                f"{i}\t{system_id}\t{entity}\t{copy_escape(c.source_id)}\t1\t{c.content_hash}"
+                f"\t{_copy_value(c.canonical_json)}{head_end}"
+                for i, c in pairs
+            ]
+        ),
+    )
+    version_end = f"\t{at}\t{batch}\n"
+    copy_lines(
+        session,
+        _VERSIONS,
+        _VERSION_COLUMNS,
+        "".join(
+            [
+                f"{i}\t1\t{c.content_hash}\t{_copy_value(c.raw_json)}"
+                f"\t{_copy_value(c.canonical_json)}\t{'t' if c.deleted else 'f'}{version_end}"
+                for i, c in pairs
+            ]
+        ),
+    )
+    return ids
 
 
 def upsert_records(
@@ -304,8 +402,8 @@ def upsert_records(
     now = utcnow()
     existing = _existing(session, source.id, entity, [c.source_id for c in candidates])
     outcomes: list[RecordOutcome] = []
-    new_heads: list[dict[str, Any]] = []
-    new_candidates: list[tuple[Candidate, RecordOutcome]] = []
+    new_candidates: list[Candidate] = []
+    new_outcomes: list[RecordOutcome] = []
     changed_heads: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
     for cand in candidates:
@@ -316,20 +414,8 @@ def upsert_records(
                 outcomes.append(RecordOutcome(cand.source_id, "unchanged", cand.position))
                 continue
             outcome = RecordOutcome(cand.source_id, "new", cand.position, version=1)
-            new_candidates.append((cand, outcome))
-            new_heads.append(
-                {
-                    "source_system_id": source.id,
-                    "entity_type": entity,
-                    "source_id": cand.source_id,
-                    "version": 1,
-                    "content_hash": cand.content_hash,
-                    "canonical": cand.canonical_json,
-                    "received_at": now,
-                    "last_batch_id": batch_id,
-                    "matched_version": 0,
-                }
-            )
+            new_candidates.append(cand)
+            new_outcomes.append(outcome)
             outcomes.append(outcome)
             continue
         record_id, version, content_hash, _ = head
@@ -353,11 +439,10 @@ def upsert_records(
             head_update["canonical"] = cand.canonical_json
         changed_heads.append(head_update)
         versions.append(_version_row(record_id, version, cand, now, batch_id))
-    if new_heads:
-        ids = _insert_heads(session, new_heads)
-        for record_id, (cand, outcome) in zip(ids, new_candidates, strict=True):
+    if new_candidates:
+        ids = _insert_new(session, source.id, entity, new_candidates, now, batch_id)
+        for record_id, outcome in zip(ids, new_outcomes, strict=True):
             outcome.record_id = record_id
-            versions.append(_version_row(record_id, 1, cand, now, batch_id))
     if changed_heads:
         session.execute(update(SourceRecord), changed_heads)
     _insert_versions(session, versions)

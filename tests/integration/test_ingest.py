@@ -217,16 +217,27 @@ def test_unknown_source_system_is_named(session: Session) -> None:
 
 
 def test_special_characters_round_trip(uow: UnitOfWork, tmp_path: Path) -> None:
-    name = 'Back\\slash "Quoted"\tTabbed\nTwo lines'
-    body = HEADER + '1,"' + name.replace('"', '""') + '",1 Rd,Oslo,NO,,\n'
-    assert load(uow, write(tmp_path, "special.csv", body)).counts.new == 1
+    name = 'Back\\slash "Quoted"\tTabbed\nTwo\rlines'
+    key = "K\\1\t2"  # a backslash and a tab in the source ID as well
+    body = HEADER + f'"{key}","' + name.replace('"', '""') + '",1 Rd,Oslo,NO,,\n'
+    result = load(uow, write(tmp_path, "special.csv", body))
+    assert result.counts.new == 1
     with uow.session() as s:
         head = s.scalars(select(SourceRecord)).one()
         version = s.scalars(select(SourceRecordVersion)).one()
+    assert (head.source_id, head.version, head.matched_version) == (key, 1, 0)
     assert head.canonical is not None
     assert head.canonical["legal_name"] == name
+    assert head.canonical["source_id"] == key
+    assert head.deleted_at is None
+    assert head.last_batch_id == version.batch_id == result.batch_id
+    assert (version.source_record_id, version.version, version.deleted) == (head.id, 1, False)
+    assert version.content_hash == head.content_hash
+    assert version.received_at == head.received_at
+    assert version.canonical == head.canonical
     assert version.raw is not None
     assert version.raw["name"] == name
+    assert version.raw["acct"] == key
 
 
 def test_what_the_database_cannot_store_is_rejected_by_field(
