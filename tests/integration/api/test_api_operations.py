@@ -96,46 +96,36 @@ def test_openapi_document_describes_v1_with_examples(client: TestClient) -> None
 
 
 def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> None:
-    import socket
-
     import uvicorn
-    import uvicorn.supervisors
 
     from mdm.api import server
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     metrics_dirs: list[str | None] = []
-    started: list[tuple[Any, int]] = []
+    started: list[tuple[str, int, int]] = []
 
     def run(app: Any, **options: Any) -> None:
         calls.append((app, options))
 
-    class Workers:
-        """uvicorn's supervisor of worker processes, recording instead of forking."""
-
-        def __init__(self, config: Any, sockets: list[socket.socket]) -> None:
-            self.config, self.sockets = config, sockets
-
-        def run(self) -> None:
-            (sock,) = self.sockets
-            started.append((self.config, sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
-            metrics_dirs.append(os.environ.get(MULTIPROCESS_ENV))
-            sock.close()
+    def run_workers(self: Any) -> None:
+        """The supervisor of worker processes, recording instead of starting them."""
+        started.append((self.host, self.port, self.workers))
+        metrics_dirs.append(os.environ.get(MULTIPROCESS_ENV))
 
     monkeypatch.setattr(uvicorn, "run", run)
-    monkeypatch.setattr(uvicorn.supervisors, "Multiprocess", Workers)
+    monkeypatch.setattr(server._ReusePortWorkers, "run", run_workers)
     # serve() exports the settings for its workers: keep that out of the other tests.
     monkeypatch.setattr(os, "environ", {**os.environ})
     monkeypatch.setenv("MDM_DATABASE_URL", "sqlite:///var/unused.db")
     settings = Settings(database_url="sqlite:///var/other.db", api_port=0)
     server.serve(settings, workers=3)
-    config, nodelay = started[-1]
+    assert started[-1] == ("127.0.0.1", 0, 3)
+    # Each worker serves the app factory, with the settings rebuilt from the environment.
+    config = server._worker_config(Settings())
     assert config.app == "mdm.api.server:app_from_environment"
-    assert (config.factory, config.workers) == (True, 3)
+    assert config.factory is True
     # No line per request unless asked for (MDM_API_ACCESS_LOG).
     assert config.access_log is False
-    # The shared socket has Nagle's algorithm off (a 40 ms stall per response otherwise).
-    assert nodelay != 0
     # Worker processes rebuild the same settings from the environment they inherit, with
     # a random token secret for the run (none was configured) and a shared metrics folder
     # that is gone once the server stops.
@@ -148,6 +138,40 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
     server.serve(settings.model_copy(update={"api_access_log": True}))
     assert not isinstance(calls[-1][0], str)
     assert calls[-1][1]["access_log"] is True
+
+
+def test_a_workers_socket_shares_the_port_and_has_nagle_off() -> None:
+    import socket
+
+    from mdm.api.server import listening_socket
+
+    held = listening_socket("127.0.0.1", 0, listen=False)
+    port = held.getsockname()[1]
+    first = listening_socket("127.0.0.1", port)
+    second = listening_socket("127.0.0.1", port)  # a second worker binds the same port
+    try:
+        for sock in (first, second):
+            # A 40 ms stall per keep-alive response otherwise (uvicorn issue #3149).
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) != 0
+        # The held socket does not listen: every connection goes to a worker's socket.
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass
+        accepted = 0
+        for sock in (first, second):
+            sock.setblocking(False)
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except BlockingIOError:
+                    break
+                conn.close()
+                accepted += 1
+        assert accepted == 20
+    finally:
+        for sock in (held, first, second):
+            sock.close()
 
 
 def test_the_app_parses_the_match_models_at_start_up(
