@@ -334,21 +334,24 @@ def _store_features(
     spec: MatchSpec,
     *,
     replace: Sequence[int],
-) -> None:
+) -> list[tuple[str, int]]:
     """Store the records' features and blocking keys (``records`` as `_storable`).
 
-    ``replace``: those of the records that have stored ones, dropped first.
+    ``replace``: those of the records that have stored ones, dropped first. Returns the
+    blocking keys stored, as (key, record ID): the chunk's candidates are found from them
+    without reading them back.
     """
     _drop_features(session, replace)
-    keys: list[dict[str, Any]] = []
-    seen: set[tuple[str, int]] = set()
+    stored: dict[tuple[str, int], None] = {}
     for rid, std in zip(record_ids, records, strict=True):
         for rule, key in blocking_keys(stored_features(std), spec):
-            text_key = stored_key(rule, key)
-            if (text_key, rid) not in seen:
-                seen.add((text_key, rid))
-                keys.append({"entity_type": entity_type, "key": text_key, "source_record_id": rid})
-    bulk_insert(session, table_of(BlockingKey), keys)
+            stored[stored_key(rule, key), rid] = None
+    keys = list(stored)
+    bulk_insert(
+        session,
+        table_of(BlockingKey),
+        [{"entity_type": entity_type, "key": key, "source_record_id": rid} for key, rid in keys],
+    )
     bulk_insert(
         session,
         table_of(MatchFeatures),
@@ -357,6 +360,7 @@ def _store_features(
             for rid, std in zip(record_ids, records, strict=True)
         ],
     )
+    return keys
 
 
 # The most standardised values a cache keeps in a process that matches a record at a time.
@@ -435,22 +439,17 @@ def _all_holders(session: Session, entity_type: str, keys: Sequence[str]) -> pd.
 
 
 def _candidates(
-    session: Session, entity_type: str, record_ids: Sequence[int], spec: MatchSpec
+    session: Session, entity_type: str, rows: Sequence[tuple[str, int]], spec: MatchSpec
 ) -> tuple[list[tuple[int, int]], list[tuple[str, int]]]:
     """Candidate pairs of the chunk's records, and the keys left out for being too common.
 
-    Two index look-ups (the chunk's keys by record, then every record holding those keys by
-    key) and a join in memory: the plan cannot go wrong however stale the table's statistics
-    are, which a self-join in SQL could (nested loops over a freshly loaded table).
+    ``rows`` are the chunk's blocking keys as (key, record ID), as `_store_features` stored
+    them. One index look-up (every record holding those keys, by key) and a join in memory:
+    the plan cannot go wrong however stale the table's statistics are, which a self-join in
+    SQL could (nested loops over a freshly loaded table).
     """
     caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
     default_cap = max(caps.values(), default=200)
-    rows = session.execute(
-        select(BlockingKey.key, BlockingKey.source_record_id).where(
-            BlockingKey.entity_type == entity_type,
-            id_in(BlockingKey.source_record_id, record_ids, session),
-        )
-    ).all()
     if not rows:
         return [], []
     keys = list(dict.fromkeys(key for key, _ in rows))
@@ -744,7 +743,9 @@ def _match_chunk(
         else _frame_records(frame)
     )
     matched_before = [p[0] for p in live if p.has_features]
-    _store_features(session, entity_type, live_ids, stored, spec, replace=matched_before)
+    chunk_keys = _store_features(
+        session, entity_type, live_ids, stored, spec, replace=matched_before
+    )
     if frame is not None:
         stored = []  # a chunk scores from its frame
     if model is None:
@@ -765,7 +766,7 @@ def _match_chunk(
             keys=record_keys,
         )
         touched.update(former.values())
-    pairs, capped = _candidates(session, entity_type, live_ids, spec)
+    pairs, capped = _candidates(session, entity_type, chunk_keys, spec)
     summary.capped_keys.extend(capped)
     summary.candidate_pairs += len(pairs)
 

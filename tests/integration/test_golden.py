@@ -507,17 +507,22 @@ def test_candidates_of_a_few_records_pair_as_those_of_a_whole_chunk(
             ]
         }
     )
+    stored = [
+        (key, rid)
+        for key, rid in session.execute(select(BlockingKey.key, BlockingKey.source_record_id))
+        if rid in ids
+    ]
     for rules in (spec, tight):
-        few = linkage._candidates(session, "customer", ids, rules)
+        few = linkage._candidates(session, "customer", stored, rules)
         monkeypatch.setattr(linkage, "LIMITED_KEYS", 0)  # the whole-chunk path (a frame join)
-        whole = linkage._candidates(session, "customer", ids, rules)
+        whole = linkage._candidates(session, "customer", stored, rules)
         monkeypatch.undo()
         assert few[0] == whole[0]
         # The same keys are left out; a few records' look-up stops counting past the cap.
         assert [k for k, _ in few[1]] == [k for k, _ in whole[1]]
         assert all(2 < n <= m for (_, n), (_, m) in zip(few[1], whole[1], strict=True))
     assert few[1]  # with tight caps some keys were left out
-    assert linkage._candidates(session, "customer", ids, spec)[0]  # and Acme's records pair
+    assert linkage._candidates(session, "customer", stored, spec)[0]  # and Acme's records pair
 
 
 def test_a_first_bulk_match_trains_on_every_source_not_on_its_first_chunk(
