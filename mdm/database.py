@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -284,12 +285,19 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
 
 
 def _copy(session: Session, table: Table, columns: Sequence[str], text_block: str) -> None:
+    import psycopg
+
     driver = session.connection().connection.driver_connection
-    with (
-        driver.cursor() as cursor,  # type: ignore[union-attr]
-        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        copy.write(text_block)
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with (
+            driver.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(statement) as copy,
+        ):
+            copy.write(text_block)
+    except psycopg.IntegrityError as exc:
+        # As an INSERT through SQLAlchemy reports it: callers catch one kind of error.
+        raise IntegrityError(statement, None, exc) from exc
 
 
 _RESERVE_IDS = text(

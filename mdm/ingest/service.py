@@ -21,7 +21,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import orjson
 from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mdm.canonical.models import MAX_SOURCE_ID, EntityType
@@ -280,6 +281,21 @@ def _existing(
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
+def has_records(session: Session, source_system_id: int, entity_type: EntityType | str) -> bool:
+    """Whether the source has sent any record of the entity type (deleted ones included)."""
+    return (
+        session.scalar(
+            select(SourceRecord.id)
+            .where(
+                SourceRecord.source_system_id == source_system_id,
+                SourceRecord.entity_type == EntityType(entity_type).value,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def _insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
     bulk_insert(session, table_of(SourceRecordVersion), rows)
 
@@ -391,16 +407,23 @@ def upsert_records(
     candidates: Sequence[Candidate],
     *,
     batch_id: int | None = None,
+    assume_new: bool = False,
 ) -> list[RecordOutcome]:
     """Upsert records of one source and entity type, idempotently; never commits.
 
     Source IDs must be unique within one call (a file runner flushes before a repeat).
+    ``assume_new`` skips looking the keys up (a source's first load): a key that exists after
+    all fails the insert with `IntegrityError`, and the caller writes the chunk again without.
     """
     entity = EntityType(entity_type).value
     if not candidates:
         return []
     now = utcnow()
-    existing = _existing(session, source.id, entity, [c.source_id for c in candidates])
+    existing = (
+        {}
+        if assume_new
+        else _existing(session, source.id, entity, [c.source_id for c in candidates])
+    )
     outcomes: list[RecordOutcome] = []
     new_candidates: list[Candidate] = []
     new_outcomes: list[RecordOutcome] = []
@@ -742,6 +765,9 @@ def ingest_file(
         batch = open_batch(session, source, entity, str(path), actor)
         batch_id, source_id = batch.id, source.id
         planned_for = planner_rows(session, "source_record")
+        # The source's first load (nothing of it stored yet): each key is new unless the
+        # file repeats it, so chunks are written without looking their keys up first.
+        first_load = not has_records(session, source.id, entity)
     counts = BatchCounts()
     shown: list[RecordOutcome] = []
     warnings: list[str] = []
@@ -765,13 +791,32 @@ def ingest_file(
     rejections: list[Rejection] = []
     seen: set[str] = set()
 
-    def write(chunk: list[Candidate], rejected: list[Rejection]) -> None:
+    def write_chunk(
+        chunk: list[Candidate], rejected: list[Rejection], assume_new: bool
+    ) -> list[RecordOutcome]:
         with uow.begin() as session:
             system = session.get_one(SourceSystem, source_id)
-            outcomes = upsert_records(session, system, entity, chunk, batch_id=batch_id)
+            outcomes = upsert_records(
+                session, system, entity, chunk, batch_id=batch_id, assume_new=assume_new
+            )
             outcomes += reject_records(session, batch_id, rejected)
-            counts.add(outcomes)
-            record_counts(session, batch_id, counts)
+            tally = replace(counts)
+            tally.add(outcomes)
+            record_counts(session, batch_id, tally)
+        counts.add(outcomes)
+        return outcomes
+
+    def write(chunk: list[Candidate], rejected: list[Rejection]) -> None:
+        nonlocal first_load
+        try:
+            outcomes = write_chunk(chunk, rejected, first_load)
+        except IntegrityError:
+            if not first_load:
+                raise
+            # A key of this chunk exists after all: repeated from an earlier chunk of the
+            # file, or written by another load meanwhile. Look keys up from here on.
+            first_load = False
+            outcomes = write_chunk(chunk, rejected, first_load)
         room = keep_rejections - len(shown)
         if room > 0:
             shown.extend([o for o in outcomes if o.status == "rejected"][:room])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -192,6 +193,50 @@ def test_repeated_key_in_one_file_makes_two_versions(uow: UnitOfWork, tmp_path: 
     assert (result.counts.new, result.counts.changed) == (1, 1)
     with uow.session() as s:
         assert versions(s, "1") == [(1, False), (2, False)]
+
+
+def test_a_first_load_writes_without_look_ups_until_a_key_repeats_across_chunks(
+    uow: UnitOfWork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdm.ingest import service
+
+    looked_up: list[int] = []
+    existing = service._existing
+
+    def counted(*args: Any) -> Any:
+        looked_up.append(len(args[3]))
+        return existing(*args)
+
+    monkeypatch.setattr(service, "_existing", counted)
+    rows = [f"{i},Firm {i},{i} Rd,Berlin,DE,,\n" for i in range(1, 7)]
+    first = load(uow, write(tmp_path, "first.csv", HEADER + "".join(rows)), chunk_size=2)
+    # The source's first load: three chunks of new keys, none looked up.
+    assert (first.counts.new, looked_up) == (6, [])
+    # Key 2 again, two chunks after its first row (the chunk runner only sees repeats
+    # within a chunk): its chunk fails to insert, is written again with look-ups, and the
+    # chunks after it look their keys up too.
+    body = HEADER + "7,Firm 7,7 Rd,Berlin,DE,,\n8,Firm 8,8 Rd,Berlin,DE,,\n"
+    body += "9,Firm 9,9 Rd,Berlin,DE,,\n10,Firm 10,10 Rd,Berlin,DE,,\n"
+    body += "11,Firm 11,11 Rd,Berlin,DE,,\n7,Firm Seven,7 Rd,Berlin,DE,,\n"
+    body += "12,Firm 12,12 Rd,Berlin,DE,,\n"
+    with uow.begin() as s:
+        s.execute(text("DELETE FROM source_record_version"))
+        s.execute(text("DELETE FROM source_record"))
+    looked_up.clear()
+    repeated = load(uow, write(tmp_path, "repeat.csv", body), chunk_size=2)
+    counts = repeated.counts.as_dict()
+    assert (counts["new"], counts["changed"], counts["read"]) == (6, 1, 7)
+    assert looked_up == [2, 1]  # the retried chunk (11, 7), then the last one (12)
+    with uow.session() as s:
+        assert versions(s, "7") == [(1, False), (2, False)]
+        assert s.scalar(select(func.count()).select_from(SourceRecord)) == 6
+        assert s.scalar(select(func.count()).select_from(SourceRecordVersion)) == 7
+    # A later load of the source looks every chunk's keys up: the same file again changes
+    # only key 7, which it sends twice (its first row differs from the last one stored).
+    looked_up.clear()
+    again = load(uow, write(tmp_path, "repeat.csv", body), chunk_size=2)
+    assert (again.counts.unchanged, again.counts.changed) == (5, 2)
+    assert looked_up == [2, 2, 2, 1]
 
 
 def test_api_batch_reports_each_record(uow: UnitOfWork) -> None:
