@@ -344,19 +344,27 @@ def _insert_new(
     at half the cost of `bulk_insert`'s dictionaries formatted column by column.
     """
     if not is_postgres(session):
+        # The same columns as the COPY lines below, in `_HEAD_COLUMNS` order (the ID comes
+        # from the insert).
         heads = [
-            {
-                "source_system_id": system_id,
-                "entity_type": entity,
-                "source_id": cand.source_id,
-                "version": 1,
-                "content_hash": cand.content_hash,
-                "canonical": cand.canonical_json,
-                "received_at": now,
-                "last_batch_id": batch_id,
-                "matched_version": 0,
-            }
-            for cand in candidates
+            dict(
+                zip(
+                    _HEAD_COLUMNS[1:],
+                    (
+                        system_id,
+                        entity,
+                        c.source_id,
+                        1,
+                        c.content_hash,
+                        c.canonical_json,
+                        now,
+                        batch_id,
+                        0,
+                    ),
+                    strict=True,
+                )
+            )
+            for c in candidates
         ]
         ids = insert_returning_ids(session, _HEADS, heads)
         _insert_versions(
@@ -370,7 +378,8 @@ def _insert_new(
     ids = reserve_ids(session, _HEADS, len(candidates))
     at = now.isoformat()
     batch = "\\N" if batch_id is None else str(batch_id)
-    pairs = list(zip(ids, candidates, strict=True))
+    # Each record's canonical JSON, escaped once for both rows.
+    rows = [(i, c, _copy_value(c.canonical_json)) for i, c in zip(ids, candidates, strict=True)]
     head_end = f"\t{at}\t{batch}\t0\n"
     copy_lines(
         session,
@@ -379,8 +388,8 @@ def _insert_new(
         "".join(
             [
                 f"{i}\t{system_id}\t{entity}\t{copy_escape(c.source_id)}\t1\t{c.content_hash}"
-                f"\t{_copy_value(c.canonical_json)}{head_end}"
-                for i, c in pairs
+                f"\t{canonical}{head_end}"
+                for i, c, canonical in rows
             ]
         ),
     )
@@ -392,8 +401,8 @@ def _insert_new(
         "".join(
             [
                 f"{i}\t1\t{c.content_hash}\t{_copy_value(c.raw_json)}"
-                f"\t{_copy_value(c.canonical_json)}\t{'t' if c.deleted else 'f'}{version_end}"
-                for i, c in pairs
+                f"\t{canonical}\t{'t' if c.deleted else 'f'}{version_end}"
+                for i, c, canonical in rows
             ]
         ),
     )
