@@ -522,12 +522,15 @@ def match_pending(
     record_ids: Sequence[int] | None = None,
     hierarchies: bool = True,
     workers: int = 1,
+    first: Sequence[int] | None = None,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
     Waiting records are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
     match workers can run side by side, each on its own chunk. ``record_ids`` limits the run to
     those records (an API request matches what it stored, not a file load's backlog).
+    ``first`` names the records of the first chunk (those of them still waiting; the bulk
+    runner's processing order, `processing_order`); later chunks are claimed in ID order.
     ``workers`` processes standardise a large chunk's records side by side.
     """
     if record_ids is not None and not record_ids:
@@ -538,6 +541,13 @@ def match_pending(
     chunks = 0
     while max_chunks is None or chunks < max_chunks:
         chunks += 1
+        if first:
+            scope = id_in(SourceRecord.id, first, session)
+            first = None
+        elif record_ids is not None:
+            scope = id_in(SourceRecord.id, record_ids, session)
+        else:
+            scope = true()
         pending = session.execute(
             select(
                 SourceRecord.id,
@@ -559,7 +569,7 @@ def match_pending(
                 SourceRecord.entity_type == entity_type,
                 SourceRecord.matched_version < SourceRecord.version,
             )
-            .where(true() if record_ids is None else id_in(SourceRecord.id, record_ids, session))
+            .where(scope)
             .order_by(SourceRecord.id)
             .limit(chunk_size)
             .with_for_update(skip_locked=True, of=SourceRecord)
@@ -649,6 +659,39 @@ GROWN_BY_MATCHING = (
 )
 
 
+# Where a bulk run looks for records that probably belong together, per entity type (a path
+# into the canonical record): the first address's postal code, a product's brand.
+LOCALITY: dict[str, tuple[str | int, ...]] = {
+    "customer": ("addresses", 0, "postal_code"),
+    "product": ("brand",),
+}
+
+
+def processing_order(session: Session, entity_type: str, chunk_size: int) -> list[int]:
+    """The order a bulk run matches a backlog of more than one chunk in; empty for one chunk.
+
+    Records that share their `LOCALITY` value (likely records of the same entity, from
+    different sources) come together, so that most of an entity's records fall in one chunk:
+    its golden record is then built once, from records in hand, rather than created by one
+    chunk and read back and recomputed by each later chunk that brings one more of its
+    records (in ID order, that is, file by file, each source in turn: at 200,000 customers
+    113,000 recomputations, 46 of the match's 220 s; in this order 53,000, 15 s). The order
+    only decides which records are matched together first; every record is still matched
+    against everything stored before it.
+    """
+    path = LOCALITY.get(entity_type)
+    waiting = select(SourceRecord.id).where(
+        SourceRecord.entity_type == entity_type,
+        SourceRecord.matched_version < SourceRecord.version,
+    )
+    if path is None:
+        return []
+    ids = list(
+        session.scalars(waiting.order_by(SourceRecord.canonical[path].as_string(), SourceRecord.id))
+    )
+    return ids if len(ids) > chunk_size else []
+
+
 def _run_chunks(
     uow: UnitOfWork,
     entity_type: str,
@@ -661,7 +704,12 @@ def _run_chunks(
 ) -> MatchSummary:
     first = True
     analysed_at = 0  # records matched when the tables' statistics were last refreshed
+    with uow.session() as session:
+        order = processing_order(session, entity_type, chunk_size)
+    done = 0  # how much of the order earlier chunks took
     while True:
+        batch = order[done : done + chunk_size]
+        done += len(batch)
         # Values repeat within a chunk far more than across chunks: caches of standardised
         # values that grew past a bound start afresh, so a long run's memory stays flat.
         trim_value_caches(BULK_VALUE_CACHE)
@@ -677,6 +725,7 @@ def _run_chunks(
                 max_chunks=1,
                 hierarchies=hierarchies,
                 workers=workers,
+                first=batch,
             )
             if part.records >= FEW_RECORDS and total.records + part.records >= 2 * analysed_at:
                 # The tables grew by half or more since the planner last looked: about
@@ -684,7 +733,7 @@ def _run_chunks(
                 refresh_statistics(session, GROWN_BY_MATCHING)
                 analysed_at = total.records + part.records
         first = False
-        if not (part.records or part.deleted):
+        if not (part.records or part.deleted or batch):
             return total
         for name in (
             "records",

@@ -654,3 +654,50 @@ def test_a_bulk_match_run_plans_its_statements_for_their_values(
         # test's one transaction, so the setting is not seen going back).
         assert seen
         assert set(seen) == {"force_custom_plan"}
+
+
+def test_a_bulk_match_run_takes_records_that_share_a_postal_code_together(
+    uow: UnitOfWork, session: Session, hub: Ingest
+) -> None:
+    from mdm.ingest.service import Candidate, ingest_batch
+    from mdm.linkage.service import processing_order, run_matching
+    from mdm.sources.service import get_source_system
+
+    globex_crm = {**GLOBEX, "legal_name": "GLOBEX Industrial Supplies Limited"}
+    # `hub` has set up the source systems and a model; the records wait to be matched. In ID
+    # order (file by file) a chunk of two holds both ERP records, the next both CRM records.
+    for source, records in [
+        ("erp", {"100": ACME_ERP, "200": GLOBEX}),
+        ("crm", {"0015B": globex_crm, "0015A": ACME_CRM}),
+    ]:
+        items = [Candidate(sid, {"source_id": sid, **body}, None) for sid, body in records.items()]
+        ingest_batch(
+            session, get_source_system(session, source), "customer", items, origin="t", actor="t"
+        )
+    session.flush()
+    ids = {
+        (s, i): session.scalar(select(SourceRecord.id).where(SourceRecord.source_id == i))
+        for s, i in [("erp", "100"), ("erp", "200"), ("crm", "0015B"), ("crm", "0015A")]
+    }
+    # By postal code ("50667" before "LS1 4AP"), then ID: each company's records together.
+    assert processing_order(session, "customer", chunk_size=2) == [
+        ids["erp", "100"],
+        ids["crm", "0015A"],
+        ids["erp", "200"],
+        ids["crm", "0015B"],
+    ]
+    # One chunk holds the whole backlog: nothing to order.
+    assert processing_order(session, "customer", chunk_size=4) == []
+    last = newest_seq(session)
+
+    summary = run_matching(uow, "customer", CTX, chunk_size=2, hierarchies=False)
+    assert summary.records == 4
+    acme, globex = golden_id(session, "erp", "100"), golden_id(session, "erp", "200")
+    assert golden_id(session, "crm", "0015A") == acme
+    assert golden_id(session, "crm", "0015B") == globex
+    assert acme != globex
+    # Each golden record was built once, from both its records in one chunk: created, never
+    # created from one record and then updated by a later chunk with the other.
+    kinds = [e.event_type for e in events(session, after=last) if e.event_type.startswith("golden")]
+    assert sorted(kinds) == ["golden.created", "golden.created"]
+    assert summary.new_goldens == 2
