@@ -522,14 +522,14 @@ def match_pending(
     record_ids: Sequence[int] | None = None,
     hierarchies: bool = True,
     workers: int = 1,
-    first: Sequence[int] | None = None,
+    first_chunk: Sequence[int] | None = None,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
     Waiting records are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
     match workers can run side by side, each on its own chunk. ``record_ids`` limits the run to
     those records (an API request matches what it stored, not a file load's backlog).
-    ``first`` names the records of the first chunk (those of them still waiting; the bulk
+    ``first_chunk`` names the records of the first chunk (those of them still waiting; the bulk
     runner's processing order, `processing_order`); later chunks are claimed in ID order.
     ``workers`` processes standardise a large chunk's records side by side.
     """
@@ -541,9 +541,9 @@ def match_pending(
     chunks = 0
     while max_chunks is None or chunks < max_chunks:
         chunks += 1
-        if first:
-            scope = id_in(SourceRecord.id, first, session)
-            first = None
+        if first_chunk:
+            scope = id_in(SourceRecord.id, first_chunk, session)
+            first_chunk = None
         elif record_ids is not None:
             scope = id_in(SourceRecord.id, record_ids, session)
         else:
@@ -680,14 +680,17 @@ def processing_order(session: Session, entity_type: str, chunk_size: int) -> lis
     against everything stored before it.
     """
     path = LOCALITY.get(entity_type)
-    waiting = select(SourceRecord.id).where(
-        SourceRecord.entity_type == entity_type,
-        SourceRecord.matched_version < SourceRecord.version,
-    )
     if path is None:
         return []
     ids = list(
-        session.scalars(waiting.order_by(SourceRecord.canonical[path].as_string(), SourceRecord.id))
+        session.scalars(
+            select(SourceRecord.id)
+            .where(
+                SourceRecord.entity_type == entity_type,
+                SourceRecord.matched_version < SourceRecord.version,
+            )
+            .order_by(SourceRecord.canonical[path].as_string(), SourceRecord.id)
+        )
     )
     return ids if len(ids) > chunk_size else []
 
@@ -725,7 +728,7 @@ def _run_chunks(
                 max_chunks=1,
                 hierarchies=hierarchies,
                 workers=workers,
-                first=batch,
+                first_chunk=batch,
             )
             if part.records >= FEW_RECORDS and total.records + part.records >= 2 * analysed_at:
                 # The tables grew by half or more since the planner last looked: about
