@@ -701,3 +701,39 @@ def test_a_bulk_match_run_takes_records_that_share_a_postal_code_together(
     kinds = [e.event_type for e in events(session, after=last) if e.event_type.startswith("golden")]
     assert sorted(kinds) == ["golden.created", "golden.created"]
     assert summary.new_goldens == 2
+
+
+def test_a_bulk_match_run_goes_past_an_ordered_chunk_taken_elsewhere_and_matches_the_rest(
+    uow: UnitOfWork, session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdm.ingest.service import Candidate, ingest_batch
+    from mdm.linkage import service as linkage
+    from mdm.linkage.service import run_matching
+    from mdm.sources.service import get_source_system
+
+    records = {"100": ACME_ERP, "200": GLOBEX, "300": ACME_CRM, "400": GLOBEX}
+    items = [Candidate(sid, {"source_id": sid, **body}, None) for sid, body in records.items()]
+    ingest_batch(
+        session, get_source_system(session, "erp"), "customer", items, origin="t", actor="t"
+    )
+    session.flush()
+    ids = dict(session.execute(select(SourceRecord.source_id, SourceRecord.id)).all())
+    # Another worker matched record 100 after this run read its order, which also misses
+    # records that arrived later (300 and 400 stand for them).
+    session.execute(
+        update(SourceRecord)
+        .where(SourceRecord.id == ids["100"])
+        .values(matched_version=SourceRecord.version)
+    )
+    monkeypatch.setattr(linkage, "processing_order", lambda *_: [ids["100"], ids["200"]])
+    summary = run_matching(uow, "customer", CTX, chunk_size=1, hierarchies=False)
+    # The first ordered chunk found nothing left to claim and the run went on: 200 from the
+    # order, then 300 and 400 in ID order.
+    assert summary.records == 3
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(SourceRecord)
+        .where(SourceRecord.matched_version < SourceRecord.version)
+    )
+    assert waiting == 0
+    assert golden_id(session, "erp", "400") == golden_id(session, "erp", "200")
