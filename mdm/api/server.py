@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The supervisor of worker processes (`_ReusePortWorkers`): each worker's listen backlog
+# (uvicorn's default), what a worker exits with when its app cannot start (uvicorn's code for
+# the same), and how long a stopping worker may take to finish its requests.
+_BACKLOG = 2048
+STARTUP_FAILURE = 3
+_SHUTDOWN_SECONDS = 30
+
 _HOW_TO_CALL = (
     "API calls need a bearer token. Create a client once with\n"
     "  mdm clients create demo --scope admin\n"
@@ -179,11 +186,6 @@ def listening_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
     return sock
 
 
-_BACKLOG = 2048  # uvicorn's default
-# What a worker exits with when its app cannot start (uvicorn's code for the same).
-STARTUP_FAILURE = 3
-
-
 def _serve_worker(port: int, ready: Any) -> None:
     """A worker process: its own socket on the shared port, the app from ``MDM_*``.
 
@@ -282,9 +284,6 @@ class _ReusePortWorkers:
         )
         process.start()
         return _Worker(process, ready)
-
-
-_SHUTDOWN_SECONDS = 30
 
 
 def app_from_environment() -> object:
