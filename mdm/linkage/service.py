@@ -62,6 +62,7 @@ from matching import (
     standardise_record,
     train,
 )
+from matching.comparisons import Columns, Frame
 from matching.standardisation import trim_value_caches
 from mdm.canonical.flatten import flatten
 from mdm.database import (
@@ -838,13 +839,21 @@ def _match_chunk(
     all_ids = live_ids + others
     position = {rid: i for i, rid in enumerate(all_ids)}
     pairs = [(a, b) for a, b in pairs if a in position and b in position]
+    combined: Frame
     if frame is None:
-        combined = _features_frame(stored + other_rows, entity_type)
-    elif other_rows:
-        combined = pd.concat([frame, _features_frame(other_rows, entity_type)], ignore_index=True)
+        # A few records and their candidates: column arrays, as match-on-query scores them
+        # (a DataFrame's set-up cost more than the comparisons themselves).
+        combined = Columns(
+            [
+                {**stored_features(r), "id": str(rid)}
+                for r, rid in zip(stored + other_rows, all_ids, strict=True)
+            ]
+        )
     else:
+        if other_rows:
+            frame = pd.concat([frame, _features_frame(other_rows, entity_type)], ignore_index=True)
+        frame["id"] = [str(r) for r in all_ids]
         combined = frame
-    combined["id"] = [str(r) for r in all_ids]
     memberships = _memberships(session, others) | {
         rid: m for rid, m in members.items() if m[1] == "steward"
     }
