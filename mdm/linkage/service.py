@@ -826,14 +826,19 @@ def _match_chunk(
     pending_set = set(live_ids)
     others = sorted({x for pair in pairs for x in pair} - pending_set)
     other_rows = []
+    # The golden record each candidate belongs to comes with its features, in one read.
+    other_members: dict[int, tuple[int, str]] = {}
     if others:
-        feats: dict[int, dict[str, Any]] = dict(
-            session.execute(
-                select(MatchFeatures.source_record_id, MatchFeatures.features).where(
-                    id_in(MatchFeatures.source_record_id, others, session)
-                )
-            ).all()
-        )
+        feats: dict[int, dict[str, Any]] = {}
+        record = MatchFeatures.source_record_id
+        for rid, features, golden_id, reason in session.execute(
+            select(record, MatchFeatures.features, GoldenMember.golden_id, GoldenMember.link_reason)
+            .outerjoin(GoldenMember, GoldenMember.source_record_id == record)
+            .where(id_in(record, others, session))
+        ):
+            feats[rid] = features
+            if golden_id is not None:
+                other_members[rid] = (golden_id, reason)
         others = [o for o in others if o in feats]
         other_rows = [feats[o] for o in others]
     all_ids = live_ids + others
@@ -854,9 +859,7 @@ def _match_chunk(
             frame = pd.concat([frame, _features_frame(other_rows, entity_type)], ignore_index=True)
         frame["id"] = [str(r) for r in all_ids]
         combined = frame
-    memberships = _memberships(session, others) | {
-        rid: m for rid, m in members.items() if m[1] == "steward"
-    }
+    memberships = other_members | {rid: m for rid, m in members.items() if m[1] == "steward"}
 
     def node(rid: int) -> str:
         m = memberships.get(rid)
