@@ -664,9 +664,8 @@ class _ChunkGraph:
         Level by level, each one look-up of the edges of the level's new nodes, not one
         recursive statement: PostgreSQL plans a recursive step for many start nodes as a hash
         join over every current edge, once per level (a quarter of a second per 5,000 nodes
-        at 220,000 edges, and growing with the table, so that a bulk load's hierarchy
-        derivation grew with the square of its size); an index look-up per node costs what
-        the edges found cost.
+        at 220,000 edges: each chunk of a bulk load paid more than the one before); an
+        index look-up per node costs what the edges found cost.
         """
         connection = session.connection()
         statement = _edges_of(up=up, dialect=session.get_bind().dialect.name)
