@@ -23,6 +23,9 @@ match-on-query p99 <= 50 ms (on a 2-core machine). Latencies are of successful r
 errors are counted apart. Next to them, from the server's own request-duration histogram
 (``GET /metrics``, when it has one): the mean time inside the app and the share of requests
 it answered within the target, which tells the server's time from the wire's and the client's.
+Below the table, how the clients' connections were spread over the server's processes (read
+from /proc on Linux, `connections_per_process`): an uneven split, which the kernel's
+``SO_REUSEPORT`` hash often makes, puts more requests in one process's queue.
 
 The load generator is one asyncio process on uvloop with a minimal keep-alive HTTP/1.1 client
 (`_Connection`), light but not free: it shares the machine's cores with the server processes
@@ -691,6 +694,8 @@ class Outcome:
     client_cpu_seconds: float
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
+    # How many of the clients' connections each server process held, most first (Linux).
+    split: list[int] | None = None
 
     @property
     def errors(self) -> dict[str, int]:
@@ -742,9 +747,18 @@ class _Connection:
 
 
 async def drive(
-    base: str, token: str | None, scenario: Scenario, clients: int, seconds: float
+    base: str,
+    token: str | None,
+    scenario: Scenario,
+    clients: int,
+    seconds: float,
+    split: Callable[[], list[int] | None] | None = None,
 ) -> Outcome:
-    """``clients`` concurrent request loops for ``seconds``, on keep-alive connections."""
+    """``clients`` concurrent request loops for ``seconds``, on keep-alive connections.
+
+    ``split``, when given, is asked once the connections are open how they are spread over
+    the server's processes.
+    """
     import orjson
 
     url = urlsplit(base)
@@ -770,11 +784,55 @@ async def drive(
         finally:
             await connection.close()
 
+    async def look_at_split() -> None:
+        await asyncio.sleep(min(1.0, seconds / 2))
+        if split is not None:
+            outcome.split = split()
+
     cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(loop(wall + seconds) for _ in range(clients)))
+    await asyncio.gather(look_at_split(), *(loop(wall + seconds) for _ in range(clients)))
     outcome.seconds = time.perf_counter() - wall
     outcome.client_cpu_seconds = time.process_time() - cpu
     return outcome
+
+
+def connections_per_process(server: int, port: int) -> list[int] | None:
+    """How many established connections to ``port`` each worker of ``server`` holds.
+
+    Read from /proc (Linux; None elsewhere). A worker is a child process listening on the
+    port. The kernel spreads the clients' connections over the workers' ``SO_REUSEPORT``
+    sockets by a hash of their addresses, so 8 connections on 2 workers split 4/4 or 5/3, now
+    and then worse, and a worker with more of them answers each later: the split explains
+    much of one run's p99 against another's.
+    """
+    proc = Path("/proc")
+    listening: set[str] = set()
+    established: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        path = proc / "net" / table
+        if not path.exists():
+            return None
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if int(local.rsplit(":", 1)[1], 16) != port:
+                continue
+            if state == "0A":  # listening
+                listening.add(f"socket:[{inode}]")
+            elif state == "01":  # established
+                established.add(f"socket:[{inode}]")
+    counts = []
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # The parent's PID is the second field after the command name (in parentheses).
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != server:
+                continue
+            links = {str(fd.readlink()) for fd in (stat.parent / "fd").iterdir()}
+        except (OSError, ValueError, IndexError):  # a process that just ended
+            continue
+        if links & listening:
+            counts.append(len(links & established))
+    return sorted(counts, reverse=True)
 
 
 def _run(coroutine: Coroutine[Any, Any, Outcome]) -> Outcome:
@@ -906,6 +964,7 @@ def measure(args: argparse.Namespace) -> None:
             )
             print(f"\n{HEADER}")
             gaps: list[float] = []
+            splits: list[str] = []
             for scenario in scenarios(samples, args.seed):
                 if scenario.name not in args.scenarios:
                     continue
@@ -920,15 +979,31 @@ def measure(args: argparse.Namespace) -> None:
                     continue
                 _run(drive(base, token, scenario, args.concurrency, args.warmup))
                 before = server_histograms(base)
-                outcome = _run(drive(base, token, scenario, args.concurrency, args.seconds))
+                outcome = _run(
+                    drive(
+                        base,
+                        token,
+                        scenario,
+                        args.concurrency,
+                        args.seconds,
+                        split=lambda: connections_per_process(process.pid, args.port),
+                    )
+                )
                 server, server_mean = server_side(scenario, before, server_histograms(base))
                 p50 = report(scenario, outcome, server)
+                if outcome.split:
+                    splits.append(f"{scenario.name} {'/'.join(map(str, outcome.split))}")
                 if p50 is not None and server_mean is not None:
                     gaps.append(p50 - server_mean)
             print(
                 "\nserver: the API's own request-duration histogram (GET /metrics), time inside "
                 "the app, not on the wire; client CPU: the load generator's share of one core."
             )
+            if splits:
+                print(
+                    "connections per server process (the kernel's SO_REUSEPORT hash; an uneven "
+                    f"split lengthens the busier process's queue): {', '.join(splits)}"
+                )
             if gaps and statistics.median(gaps) > 30:
                 print(
                     f"note: the client's median is {statistics.median(gaps):.0f} ms above the "
