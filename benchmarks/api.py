@@ -784,13 +784,13 @@ async def drive(
         finally:
             await connection.close()
 
-    async def look_at_split() -> None:
-        await asyncio.sleep(min(1.0, seconds / 2))
-        if split is not None:
-            outcome.split = split()
+    async def look_at_split(split: Callable[[], list[int] | None]) -> None:
+        await asyncio.sleep(min(1.0, seconds / 2))  # the connections are open by then
+        outcome.split = split()
 
     cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(look_at_split(), *(loop(wall + seconds) for _ in range(clients)))
+    loops = [loop(wall + seconds) for _ in range(clients)]
+    await asyncio.gather(*loops, *([look_at_split(split)] if split is not None else []))
     outcome.seconds = time.perf_counter() - wall
     outcome.client_cpu_seconds = time.process_time() - cpu
     return outcome

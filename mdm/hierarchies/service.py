@@ -649,13 +649,14 @@ class _ChunkGraph:
         self._up: dict[int, dict[str, int]] = defaultdict(dict)
         self._down: dict[int, set[tuple[int, str]]] = defaultdict(set)
         deepest = max([_down_depth(r, rules) for r in rules.relations] or [1])
+        kids = set(children)
         for starts, up, depth in (
             (parents, True, MAX_DEPTH),
-            (set(children), True, 1),
-            (set(children), False, deepest),
+            (kids, True, 1),
+            (kids, False, deepest),
         ):
             self._walk(session, starts, up=up, max_depth=depth)
-        nodes = set(children) | parents | set(self._up) | set(self._down)
+        nodes = kids | parents | set(self._up) | set(self._down)
         self._roles = _roles(session, nodes)
 
     def _walk(self, session: Session, starts: set[int], *, up: bool, max_depth: int) -> None:

@@ -217,9 +217,15 @@ def _thaw(value: Any) -> Any:
     return tuple(_thaw(v) for v in value) if isinstance(value, list) else value
 
 
-def stored_features(features: Mapping[str, Any]) -> dict[str, Any]:
-    """Stored match features as the matching library made them (JSON lists back to tuples)."""
-    return {k: _thaw(v) for k, v in features.items()}
+def stored_features(features: Mapping[str, Any], record_id: str | None = None) -> dict[str, Any]:
+    """Stored match features as the matching library made them (JSON lists back to tuples).
+
+    With ``record_id``, as a row to score: the record's ID in the ``id`` column.
+    """
+    row = {k: _thaw(v) for k, v in features.items()}
+    if record_id is not None:
+        row["id"] = record_id
+    return row
 
 
 # Blocking keys are stored as "rule:key", cut to the column's width.
@@ -850,7 +856,7 @@ def _match_chunk(
         # (a DataFrame's set-up cost more than the comparisons themselves).
         combined = Columns(
             [
-                {**stored_features(r), "id": str(rid)}
+                stored_features(r, str(rid))
                 for r, rid in zip(stored + other_rows, all_ids, strict=True)
             ]
         )

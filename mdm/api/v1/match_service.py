@@ -172,7 +172,7 @@ def _candidates(session: Session, record_ids: set[int]) -> _Candidates:
     )
     for rid, features, gid, code, sid, *golden in rows:
         key = str(rid)
-        found.features.append({**stored_features(features), "id": key})
+        found.features.append(stored_features(features, key))
         found.golden_of[key] = int(gid)
         found.records[key] = MatchedRecordRead(source_record_id=rid, source=code, source_id=sid)
         found.goldens[int(gid)] = tuple(golden)
