@@ -24,8 +24,9 @@ errors are counted apart. Next to them, from the server's own request-duration h
 (``GET /metrics``, when it has one): the mean time inside the app and the share of requests
 it answered within the target, which tells the server's time from the wire's and the client's.
 Below the table, how the clients' connections were spread over the server's processes (read
-from /proc on Linux, `connections_per_process`): an uneven split, which the kernel's
-``SO_REUSEPORT`` hash often makes, puts more requests in one process's queue.
+from /proc on Linux, `connections_per_process`): the server hands each to the worker holding
+the fewest, so 8 on 2 should read 4/4; an uneven split puts more requests in one process's
+queue.
 
 The load generator is one asyncio process on uvloop with a minimal keep-alive HTTP/1.1 client
 (`_Connection`), light but not free: it shares the machine's cores with the server processes
@@ -799,14 +800,13 @@ async def drive(
 def connections_per_process(server: int, port: int) -> list[int] | None:
     """How many established connections to ``port`` each worker of ``server`` holds.
 
-    Read from /proc (Linux; None elsewhere). A worker is a child process listening on the
-    port. The kernel spreads the clients' connections over the workers' ``SO_REUSEPORT``
-    sockets by a hash of their addresses, so 8 connections on 2 workers split 4/4 or 5/3, now
-    and then worse, and a worker with more of them answers each later: the split explains
-    much of one run's p99 against another's.
+    Read from /proc (Linux; None elsewhere). A worker is a child process started by
+    multiprocessing's spawn. The server hands each new connection to the worker holding the
+    fewest, so 8 clients on 2 workers should read 4/4; a worker with more of them answers
+    each later (under the kernel's ``SO_REUSEPORT`` hash, which the server used before, 5/3,
+    6/2 and 7/1 explained much of one run's p99 against another's).
     """
     proc = Path("/proc")
-    listening: set[str] = set()
     established: set[str] = set()
     for table in ("tcp", "tcp6"):
         path = proc / "net" / table
@@ -815,11 +815,7 @@ def connections_per_process(server: int, port: int) -> list[int] | None:
         for line in path.read_text().splitlines()[1:]:
             fields = line.split()
             local, state, inode = fields[1], fields[3], fields[9]
-            if int(local.rsplit(":", 1)[1], 16) != port:
-                continue
-            if state == "0A":  # listening
-                listening.add(f"socket:[{inode}]")
-            elif state == "01":  # established
+            if int(local.rsplit(":", 1)[1], 16) == port and state == "01":  # established
                 established.add(f"socket:[{inode}]")
     counts = []
     for stat in proc.glob("[0-9]*/stat"):
@@ -827,11 +823,12 @@ def connections_per_process(server: int, port: int) -> list[int] | None:
             # The parent's PID is the second field after the command name (in parentheses).
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != server:
                 continue
+            if b"spawn_main" not in (stat.parent / "cmdline").read_bytes():
+                continue  # multiprocessing's resource tracker, not a worker
             links = {str(fd.readlink()) for fd in (stat.parent / "fd").iterdir()}
         except (OSError, ValueError, IndexError):  # a process that just ended
             continue
-        if links & listening:
-            counts.append(len(links & established))
+        counts.append(len(links & established))
     return sorted(counts, reverse=True)
 
 
@@ -1001,8 +998,8 @@ def measure(args: argparse.Namespace) -> None:
             )
             if splits:
                 print(
-                    "connections per server process (the kernel's SO_REUSEPORT hash; an uneven "
-                    f"split lengthens the busier process's queue): {', '.join(splits)}"
+                    "connections per server process (an uneven split lengthens the busier "
+                    f"process's queue): {', '.join(splits)}"
                 )
             if gaps and statistics.median(gaps) > 30:
                 print(

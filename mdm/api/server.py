@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -14,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
@@ -26,10 +29,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The supervisor of worker processes (`_ReusePortWorkers`): each worker's listen backlog
-# (uvicorn's default), what a worker exits with when its app cannot start (uvicorn's code for
-# the same), and how long a stopping worker may take to finish its requests.
+# The supervisor of worker processes (`_BalancedWorkers`): its listen backlog (uvicorn's
+# default), how often its accepting thread looks whether to stop, how many connections a
+# worker takes from its channel at once, what a worker exits with when its app cannot start
+# (uvicorn's code for the same), and how long a stopping worker may take to finish its requests.
 _BACKLOG = 2048
+_ACCEPT_POLL_SECONDS = 0.2
+_FDS_AT_ONCE = 1
 STARTUP_FAILURE = 3
 _SHUTDOWN_SECONDS = 30
 
@@ -129,18 +135,20 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def _run_workers(settings: Settings, workers: int) -> None:
-    """Run the worker processes, each on a listening socket of its own where the OS allows.
+    """Run the worker processes behind one listening socket that the supervisor accepts on.
 
-    With one socket shared by every worker, whichever worker wakes first accepts every
-    connection waiting: clients that open their keep-alive connections together (a pool, a
-    load balancer) all land on one process while the others idle. Measured with 8 clients
-    on 2 workers: 8/0 in two runs of three, and half the throughput. With ``SO_REUSEPORT``
-    (`_ReusePortWorkers`) the kernel spreads connections over the workers' sockets by a hash
-    of their addresses: evenly for many connections, for 8 mostly 3/5 or 4/4 and now and
-    then 1/7 (a hash is not a count). Elsewhere, uvicorn's supervisor on one shared socket.
+    Clients keep their connections open (a pool, a load balancer), so where a connection
+    lands decides which process answers all its requests. Letting the workers share the
+    socket, whichever woke first accepted every connection waiting: 8 keep-alive clients
+    landed 8/0 on two workers in two benchmark runs of three, at half the throughput. Giving
+    each worker a socket of its own with ``SO_REUSEPORT``, the kernel spread them by a hash
+    of their addresses: 5/3, 6/2 and 7/1 more often than 4/4, and the worker with more
+    connections answered each later. So the supervisor accepts and hands each connection to
+    the worker holding the fewest (`_BalancedWorkers`). Where the OS cannot pass sockets
+    between processes, uvicorn's supervisor on one shared socket.
     """
-    if hasattr(socket, "SO_REUSEPORT"):
-        _ReusePortWorkers(settings.api_host, settings.api_port, workers).run()
+    if hasattr(socket, "send_fds") and hasattr(socket, "AF_UNIX"):
+        _BalancedWorkers(settings.api_host, settings.api_port, workers).run()
         return
     from uvicorn.supervisors import Multiprocess
 
@@ -163,38 +171,46 @@ def _worker_config(settings: Settings, workers: int = 1) -> Any:
     )
 
 
-def listening_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
-    """A TCP socket bound with ``SO_REUSEPORT`` (one per worker) and Nagle's algorithm off.
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's TCP socket, with Nagle's algorithm off for every connection it accepts.
 
     uvicorn binds without ``TCP_NODELAY`` (uvicorn issue #3149): each keep-alive response's
     body then waits for the client's delayed ACK, about 40 ms. Accepted connections inherit
-    the option from the listening socket on Linux. Bound but not listening, the socket only
-    holds the port (and resolves port 0): the kernel hands connections to listening ones.
+    the option from the listening socket on Linux.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
-        if listen:
-            sock.listen(_BACKLOG)
+        sock.listen(_BACKLOG)
     except OSError:
         sock.close()
         raise
     return sock
 
 
-def _serve_worker(port: int, ready: Any) -> None:
-    """A worker process: its own socket on the shared port, the app from ``MDM_*``.
+def least_loaded(sent: Sequence[int], closed: Sequence[int], ready: Sequence[bool]) -> int | None:
+    """The worker to hand a new connection to: the fewest open (sent less closed) of the ready.
 
-    ``ready`` (an event) is set once the app has started.
+    Ties go to the one that was sent fewest in all, so that short connections spread too.
+    None when no worker is ready.
     """
-    import uvicorn
+    candidates = [i for i, is_ready in enumerate(ready) if is_ready]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda i: (sent[i] - closed[i], sent[i], i))
 
+
+def _serve_worker(channel: socket.socket, closed: Any, slot: int, ready: Any) -> None:
+    """A worker process: serves the connections the supervisor hands it over ``channel``.
+
+    It counts the connections it has closed in ``closed[slot]`` (shared memory the
+    supervisor reads) and sets ``ready`` (an event) once its app has started.
+    """
     settings = Settings()
-    server = uvicorn.Server(_worker_config(settings))
+    server = _handed_server_class()(_worker_config(settings), channel, closed, slot)
 
     def tell_when_started() -> None:
         while not server.started and not server.should_exit:
@@ -203,50 +219,116 @@ def _serve_worker(port: int, ready: Any) -> None:
             ready.set()
 
     threading.Thread(target=tell_when_started, daemon=True).start()
-    server.run(sockets=[listening_socket(settings.api_host, port)])
+    server.run(sockets=[])  # no socket of its own: connections come over the channel
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
 
+@functools.cache
+def _handed_server_class() -> type[Any]:
+    """The server class for a worker: uvicorn's, built on first use (uvicorn is imported lazily)."""
+    import uvicorn
+
+    class HandedConnectionsServer(uvicorn.Server):
+        """uvicorn's server, taking accepted connections from the supervisor's channel."""
+
+        def __init__(self, config: Any, channel: socket.socket, closed: Any, slot: int) -> None:
+            super().__init__(config)
+            self.channel, self.closed, self.slot = channel, closed, slot
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:  # noqa: ARG002
+            await super().startup(sockets=[])
+            if not self.started:
+                return
+            loop = asyncio.get_running_loop()
+            config, state, counter = self.config, self.server_state, self
+
+            class Counted(config.http_protocol_class):  # type: ignore[name-defined,misc]
+                def connection_lost(self, exc: Exception | None) -> None:
+                    counter.closed[counter.slot] += 1
+                    super().connection_lost(exc)
+
+            def protocol() -> asyncio.Protocol:
+                return Counted(
+                    config=config, server_state=state, app_state=self.lifespan.state, _loop=loop
+                )
+
+            self.channel.settimeout(0.0)  # non-blocking
+            loop.add_reader(self.channel.fileno(), self._take, loop, protocol)
+
+        def _take(self, loop: asyncio.AbstractEventLoop, protocol: Any) -> None:
+            try:
+                message, fds, _, _ = socket.recv_fds(self.channel, 1, _FDS_AT_ONCE)
+            except BlockingIOError:
+                return
+            if not message:  # the supervisor is gone
+                loop.remove_reader(self.channel.fileno())
+                self.should_exit = True
+            for fd in fds:
+                connection = socket.socket(fileno=fd)
+                connection.settimeout(0.0)
+                loop.create_task(loop.connect_accepted_socket(protocol, connection))
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            with contextlib.suppress(ValueError, OSError):  # closed already
+                asyncio.get_running_loop().remove_reader(self.channel.fileno())
+            await super().shutdown(sockets=sockets)
+
+    return HandedConnectionsServer
+
+
 @dataclass(slots=True)
 class _Worker:
-    """A worker process and the event it sets once its app has started."""
+    """A worker process, the channel its connections go over, and its start-up event."""
 
     process: BaseProcess
+    channel: socket.socket  # the supervisor's end
     ready: Any  # a multiprocessing Event
+    sent: int = 0
 
 
-class _ReusePortWorkers:
-    """Starts ``workers`` processes on one port, restarts any that dies, stops them together.
+class _BalancedWorkers:
+    """Accepts connections and hands each to the worker with the fewest open, over a socket.
 
-    SIGINT or SIGTERM stops the server: each worker gets SIGTERM and finishes the requests
-    in hand (uvicorn's graceful shutdown). A worker that ends by itself before its app has
-    started (bad settings, a broken installation) is not started again, which would only
-    repeat the failure: the server stops and exits with `STARTUP_FAILURE`. One killed by a
-    signal is started again, whenever that happened.
+    The supervisor listens on the port; the workers listen on nothing. Each accepted
+    connection's socket is passed (``SCM_RIGHTS``) to the ready worker holding the fewest
+    open connections: the supervisor counts what it sent to each, the worker counts what it
+    closed in shared memory. A request never passes through the supervisor, only the
+    connection's hand-over.
+
+    It starts ``workers`` processes, restarts any that dies, stops them together. SIGINT or
+    SIGTERM stops the server: each worker gets SIGTERM and finishes the requests in hand
+    (uvicorn's graceful shutdown). A worker that ends by itself before its app has started
+    (bad settings, a broken installation) is not started again, which would only repeat the
+    failure: the server stops and exits with `STARTUP_FAILURE`. One killed by a signal is
+    started again, whenever that happened.
     """
 
     def __init__(self, host: str, port: int, workers: int) -> None:
         self.host, self.port, self.workers = host, port, workers
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._slots: list[_Worker] = []
+        self._closed: Any = None
 
     def run(self) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
-        # Holds the port for the run (and names it when port 0 asked for any free one).
-        held = listening_socket(self.host, self.port, listen=False)
-        port = int(held.getsockname()[1])
+        self._closed = context.RawArray("q", self.workers)
+        listener = listening_socket(self.host, self.port)
+        listener.settimeout(_ACCEPT_POLL_SECONDS)
         previous = {
             signum: signal.signal(signum, lambda *_: self._stop.set())
             for signum in (signal.SIGINT, signal.SIGTERM)
         }
-        workers: list[_Worker] = []
         failed = False
+        accepting = threading.Thread(target=self._accept, args=(listener,), daemon=True)
         try:
-            workers = [self._start(context, port) for _ in range(self.workers)]
+            self._slots = [self._start(context, i) for i in range(self.workers)]
+            accepting.start()
             while not failed and not self._stop.wait(0.2):
-                for i, worker in enumerate(workers):
+                for i, worker in enumerate(self._slots):
                     exitcode = worker.process.exitcode
                     if exitcode is None:
                         continue
@@ -260,30 +342,73 @@ class _ReusePortWorkers:
                         worker.process.pid,
                         exitcode,
                     )
-                    workers[i] = self._start(context, port)
+                    with self._lock:
+                        worker.channel.close()
+                        self._slots[i] = self._start(context, i)
         finally:
-            for worker in workers:
+            self._stop.set()
+            if accepting.is_alive():
+                accepting.join()
+            listener.close()
+            for worker in self._slots:
                 if worker.process.exitcode is None:
                     worker.process.terminate()
-            for worker in workers:
+            for worker in self._slots:
                 worker.process.join(_SHUTDOWN_SECONDS)
                 if worker.process.exitcode is None:
                     worker.process.kill()
                     worker.process.join()
+                worker.channel.close()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-            held.close()
         if failed:
             raise SystemExit(STARTUP_FAILURE)
 
-    @staticmethod
-    def _start(context: Any, port: int) -> _Worker:
+    def _start(self, context: Any, slot: int) -> _Worker:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ready = context.Event()
+        self._closed[slot] = 0
         process: BaseProcess = context.Process(
-            target=_serve_worker, args=(port, ready), name="mdm-api-worker"
+            target=_serve_worker, args=(theirs, self._closed, slot, ready), name="mdm-api-worker"
         )
         process.start()
-        return _Worker(process, ready)
+        theirs.close()
+        return _Worker(process, ours, ready)
+
+    def _accept(self, listener: socket.socket) -> None:
+        """Accept connections until stopped, handing each to a worker (in a thread)."""
+        while not self._stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # out of file descriptors, say: wait, the backlog holds them
+                logger.exception("could not accept a connection")
+                self._stop.wait(_ACCEPT_POLL_SECONDS)
+                continue
+            with connection:
+                self._hand(connection)
+
+    def _hand(self, connection: socket.socket) -> None:
+        """Pass the connection to the least loaded ready worker; wait while none is ready."""
+        while not self._stop.is_set():
+            with self._lock:
+                slots = list(self._slots)
+                chosen = least_loaded(
+                    [w.sent for w in slots],
+                    [self._closed[i] for i in range(len(slots))],
+                    [w.ready.is_set() and w.process.exitcode is None for w in slots],
+                )
+                if chosen is not None:
+                    worker = slots[chosen]
+                    try:
+                        socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+                    except OSError:  # the worker just died: the monitor restarts it
+                        worker.ready.clear()
+                        continue
+                    worker.sent += 1
+                    return
+            self._stop.wait(0.05)
 
 
 def app_from_environment() -> object:

@@ -113,7 +113,7 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
         metrics_dirs.append(os.environ.get(MULTIPROCESS_ENV))
 
     monkeypatch.setattr(uvicorn, "run", run)
-    monkeypatch.setattr(server._ReusePortWorkers, "run", run_workers)
+    monkeypatch.setattr(server._BalancedWorkers, "run", run_workers)
     # serve() exports the settings for its workers: keep that out of the other tests.
     monkeypatch.setattr(os, "environ", {**os.environ})
     monkeypatch.setenv("MDM_DATABASE_URL", "sqlite:///var/unused.db")
@@ -140,38 +140,42 @@ def test_serve_runs_uvicorn_with_the_factory_for_workers(monkeypatch: Any) -> No
     assert calls[-1][1]["access_log"] is True
 
 
-def test_a_workers_socket_shares_the_port_and_has_nagle_off() -> None:
+def test_the_servers_socket_has_nagle_off_for_every_connection_it_accepts() -> None:
     import socket
 
     from mdm.api.server import listening_socket
 
-    held = listening_socket("127.0.0.1", 0, listen=False)
-    port = held.getsockname()[1]
-    first = listening_socket("127.0.0.1", port)
-    second = listening_socket("127.0.0.1", port)  # a second worker binds the same port
+    listener = listening_socket("127.0.0.1", 0)
+    port = listener.getsockname()[1]
     try:
-        for sock in (first, second):
-            # A 40 ms stall per keep-alive response otherwise (uvicorn issue #3149).
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) != 0
-        # The held socket does not listen: every connection goes to a worker's socket.
-        for _ in range(20):
-            with socket.create_connection(("127.0.0.1", port), timeout=5):
-                pass
-        accepted = 0
-        for sock in (first, second):
-            sock.setblocking(False)
-            while True:
-                try:
-                    conn, _ = sock.accept()
-                except BlockingIOError:
-                    break
-                conn.close()
-                accepted += 1
-        assert accepted == 20
+        # A 40 ms stall per keep-alive response otherwise (uvicorn issue #3149).
+        assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
-        for sock in (held, first, second):
-            sock.close()
+        listener.close()
+
+
+def test_a_new_connection_goes_to_the_ready_worker_holding_fewest() -> None:
+    from mdm.api.server import least_loaded
+
+    # Open connections: 3 - 1 = 2 on the first, 1 on the second, 4 on the third.
+    assert least_loaded([3, 1, 4], [1, 0, 0], [True, True, True]) == 1
+    # A worker that is not ready (starting, or just restarted) takes none.
+    assert least_loaded([3, 1, 4], [1, 0, 0], [True, False, True]) == 0
+    # Equal open counts: the one sent fewest in all, then the first.
+    assert least_loaded([5, 2], [3, 0], [True, True]) == 1
+    assert least_loaded([2, 2], [0, 0], [True, True]) == 0
+    assert least_loaded([1, 1], [0, 0], [False, False]) is None
+    # Eight connections opened together spread 4/4, as a hash does not.
+    sent, closed = [0, 0], [0, 0]
+    for _ in range(8):
+        chosen = least_loaded(sent, closed, [True, True])
+        assert chosen is not None
+        sent[chosen] += 1
+    assert sent == [4, 4]
 
 
 def test_the_app_parses_the_match_models_at_start_up(
