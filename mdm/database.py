@@ -166,17 +166,6 @@ class UnitOfWork:
                 connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
-    @contextmanager
-    def reading_session(self) -> Iterator[Session]:
-        """A session for reads of several statements that need not share one snapshot.
-
-        Each statement runs by itself, as in `reading` (no BEGIN and ROLLBACK on PostgreSQL),
-        so a change that commits between two of them may show in the second only. For
-        answers that are a moment's estimate anyway, such as match-on-query.
-        """
-        with self.reading() as connection, Session(connection) as session:
-            yield session
-
 
 def copy_escape(text: str) -> str:
     r"""Text in COPY's text format: backslash, tab, newline and carriage return escaped.

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         le=300,
         description="how long an API process trusts a client it looked up (the revocation delay)",
     )
+    match_model_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=300,
+        description="how long match-on-query trusts the match model it last found active "
+        "(how soon a model retrained by another process is used); 0 checks on every request",
+    )
     rate_limit_per_minute: int = Field(
         default=600,
         ge=0,

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import gc
+import math
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,7 +48,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.orm import Session
 
 from matching import (
@@ -134,7 +136,11 @@ class _ModelCache:
     """
 
     def __init__(self) -> None:
-        self._models: dict[tuple[URL, str], tuple[tuple[int, int, datetime], MatchModel]] = {}
+        # Per database and entity type: the model row's identity, the parsed model, and when
+        # the database last said it is the active one (a monotonic clock's reading).
+        self._models: dict[
+            tuple[URL, str], tuple[tuple[int, int, datetime], MatchModel, float]
+        ] = {}
         self._lock = threading.Lock()
 
     # Built once: each single-record match runs it.
@@ -148,34 +154,66 @@ class _ModelCache:
         .limit(1)
     )
 
-    def get(self, session: Session, entity_type: str) -> tuple[int, MatchModel] | None:
-        row = session.execute(self._NEWEST, {"entity_type": entity_type}).first()
+    def get(
+        self, bind: Session | Connection, entity_type: str, *, max_age: float = 0.0
+    ) -> tuple[int, MatchModel] | None:
+        """The active model, checked against the database unless checked within ``max_age`` s."""
+        # Core execution: a plain row, without the ORM's per-statement set-up.
+        connection = bind.connection() if isinstance(bind, Session) else bind
+        slot = (connection.engine.url, entity_type)
+        if max_age > 0:
+            with self._lock:
+                cached = self._models.get(slot)
+            if cached is not None and time.monotonic() - cached[2] < max_age:
+                return cached[0][1], cached[1]
+        row = connection.execute(self._NEWEST, {"entity_type": entity_type}).first()
         if row is None:
+            with self._lock:
+                self._models.pop(slot, None)
             return None
         model_id, version, created_at = row
-        slot = (session.get_bind().engine.url, entity_type)
         identity = (model_id, version, created_at)
+        # Only a read asking for an age may be answered from the cache later: it runs outside
+        # any write (match-on-query, autocommit), so what it saw is committed. A writer may be
+        # looking at a model its own transaction saved and may yet roll back.
+        checked = time.monotonic() if max_age > 0 else -math.inf
         with self._lock:
             cached = self._models.get(slot)
         if cached is not None and cached[0] == identity:
+            with self._lock:
+                self._models[slot] = (identity, cached[1], checked)
             return version, cached[1]
         # Parsed outside the lock so that other reads are not held up; two requests that race
         # for a new model may both parse it, which is harmless.
-        document = session.scalar(
+        document = connection.scalar(
             select(MatchModelRecord.document).where(MatchModelRecord.id == model_id)
         )
         model = MatchModel.model_validate(document)
         with self._lock:
-            self._models[slot] = (identity, model)
+            self._models[slot] = (identity, model, checked)
         return version, model
+
+    def forget(self, entity_type: str) -> None:
+        """Check the entity type's active model again on its next read (a new one is saved)."""
+        with self._lock:
+            for slot in [slot for slot in self._models if slot[1] == entity_type]:
+                del self._models[slot]
 
 
 _MODELS = _ModelCache()
 
 
-def active_model_version(session: Session, entity_type: str) -> tuple[int, MatchModel] | None:
-    """The newest active trained model of an entity type with its version, if there is one."""
-    return _MODELS.get(session, entity_type)
+def active_model_version(
+    bind: Session | Connection, entity_type: str, *, max_age: float = 0.0
+) -> tuple[int, MatchModel] | None:
+    """The newest active trained model of an entity type with its version, if there is one.
+
+    With ``max_age`` a model this process found active less than that many seconds ago is
+    taken without asking the database (a read that is an estimate of the moment, such as
+    match-on-query, may use a model retrained elsewhere a moment ago). Without, the database
+    is asked every time: what stores a decision always uses the active model.
+    """
+    return _MODELS.get(bind, entity_type, max_age=max_age)
 
 
 def active_model(session: Session, entity_type: str) -> MatchModel | None:
@@ -209,6 +247,7 @@ def save_model(session: Session, entity_type: str, model: MatchModel, trained_on
         )
     )
     session.flush()
+    _MODELS.forget(entity_type)
     return version
 
 
@@ -406,7 +445,7 @@ def _holders_statement(n_keys: int) -> CompoundSelect[str, int]:
 
 
 def key_holders(
-    session: Session, entity_type: str, limits: Mapping[str, int]
+    bind: Session | Connection, entity_type: str, limits: Mapping[str, int]
 ) -> dict[str, list[int]]:
     """The source records holding each blocking key, at most ``limits[key]`` of them.
 
@@ -422,7 +461,8 @@ def key_holders(
         params[f"key_{i}"] = key
         params[f"limit_{i}"] = limit
     # Core, not ORM, execution: the rows are plain pairs.
-    for key, record_id in session.connection().execute(_holders_statement(len(limits)), params):
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    for key, record_id in connection.execute(_holders_statement(len(limits)), params):
         found[key].append(int(record_id))
     return found
 

@@ -49,6 +49,14 @@ def _sample_records(entity: EntityType) -> list[dict[str, Any]]:
     return flat
 
 
+@pytest.fixture(autouse=True)
+def _fresh_model_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test parses the models it finds: none cached from a test that rolled back."""
+    from mdm.linkage import service as linkage
+
+    monkeypatch.setattr(linkage, "_MODELS", linkage._ModelCache())
+
+
 @pytest.fixture(scope="session")
 def customer_model() -> MatchModel:
     """A customer model trained without labels on the sample sources."""

@@ -20,6 +20,7 @@ from mdm.api.v1.schemas import ProblemRead
 from mdm.api.v1.views import problems
 from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork
+from mdm.settings import Settings
 
 _NO_MODEL = ResponseSpec(
     ProblemRead,
@@ -79,6 +80,7 @@ class MatchController(Controller):
     def match(
         self,
         uow: NamedDependency[UnitOfWork],
+        settings: NamedDependency[Settings],
         entity: FromPath[EntityType],
         data: QueryBody,
         limit: Annotated[
@@ -99,7 +101,12 @@ class MatchController(Controller):
         a trained model for the entity type the answer is 409 ``no_match_model``.
         """
         return match_service.match_record(
-            uow, entity, data, limit=limit, min_probability=min_probability
+            uow,
+            entity,
+            data,
+            limit=limit,
+            min_probability=min_probability,
+            model_max_age=settings.match_model_cache_seconds,
         )
 
 

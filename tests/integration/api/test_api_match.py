@@ -175,3 +175,82 @@ def test_without_a_trained_model_the_answer_is_a_409_problem(client: TestClient)
     )
     problem = assert_problem(response, 409, "no_match_model")
     assert "product" in problem["detail"]
+
+
+def _version(found: tuple[int, MatchModel] | None) -> int:
+    assert found is not None
+    return found[0]
+
+
+def test_a_model_found_active_a_moment_ago_is_used_without_asking_again(
+    uow: UnitOfWork, customer_model: MatchModel
+) -> None:
+    from sqlalchemy import event, update
+
+    from mdm.linkage import service as linkage
+    from mdm.linkage.models import MatchModelRecord
+
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with uow.begin() as session:
+        first = save_model(session, "customer", customer_model, trained_on=0)
+    with uow.reading() as connection:
+        event.listen(connection, "before_cursor_execute", seen)
+        found = linkage.active_model_version(connection, "customer", max_age=60)
+        assert _version(found) == first
+        asked = len(statements)
+        assert asked >= 1
+        # Asked again within the age: answered from memory, no statement.
+        found = linkage.active_model_version(connection, "customer", max_age=60)
+        assert _version(found) == first
+        assert len(statements) == asked
+        event.remove(connection, "before_cursor_execute", seen)
+    # Another process activates a newer model (a row, not this process's save_model): a read
+    # within the age still uses the one it found; one that asks (no age, as every write
+    # does) gets the new one, and so does the next read with an age.
+    with uow.begin() as session:
+        session.execute(update(MatchModelRecord).values(active=False))
+        session.add(
+            MatchModelRecord(
+                entity_type="customer",
+                version=first + 1,
+                document=customer_model.model_dump(mode="json"),
+                trained_on=0,
+                active=True,
+            )
+        )
+    with uow.reading() as connection:
+        assert linkage.active_model_version(connection, "customer", max_age=60) == found
+        newer = linkage.active_model_version(connection, "customer")
+        assert _version(newer) == first + 1
+        again = linkage.active_model_version(connection, "customer", max_age=60)
+        assert _version(again) == first + 1
+    # A model saved by this process is used at once, whatever the age.
+    with uow.begin() as session:
+        third = save_model(session, "customer", customer_model, trained_on=0)
+    with uow.reading() as connection:
+        latest = linkage.active_model_version(connection, "customer", max_age=60)
+        assert _version(latest) == third
+
+
+def test_a_model_a_write_saw_is_not_trusted_for_an_age(
+    uow: UnitOfWork, customer_model: MatchModel
+) -> None:
+    from mdm.linkage import service as linkage
+
+    # A write saves a model, matches with it, and rolls back: a later read with an age
+    # must not use the model that never was.
+    with uow.begin() as session:
+        first = save_model(session, "customer", customer_model, trained_on=0)
+    session = uow.session()
+    with session.begin():
+        save_model(session, "customer", customer_model, trained_on=0)
+        assert _version(linkage.active_model_version(session, "customer")) == first + 1
+        session.rollback()
+    session.close()
+    with uow.reading() as connection:
+        found = linkage.active_model_version(connection, "customer", max_age=60)
+        assert _version(found) == first
