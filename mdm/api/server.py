@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # The supervisor of worker processes (`_BalancedWorkers`): its listen backlog (uvicorn's
-# default), how often its accepting thread looks whether to stop, how many connections a
-# worker takes from its channel at once, what a worker exits with when its app cannot start
-# (uvicorn's code for the same), and how long a stopping worker may take to finish its requests.
+# default), how often its accepting thread looks whether to stop, how long handing a
+# connection to a worker may wait, how many connections a worker takes from its channel at
+# once, what a worker exits with when its app cannot start (uvicorn's code for the same), and
+# how long a stopping worker may take to finish its requests.
 _BACKLOG = 2048
 _ACCEPT_POLL_SECONDS = 0.2
+_HAND_OVER_SECONDS = 5.0
 _FDS_AT_ONCE = 1
 STARTUP_FAILURE = 3
 _SHUTDOWN_SECONDS = 30
@@ -267,7 +269,16 @@ def _handed_server_class() -> type[Any]:
             for fd in fds:
                 connection = socket.socket(fileno=fd)
                 connection.settimeout(0.0)
-                loop.create_task(loop.connect_accepted_socket(protocol, connection))
+                loop.create_task(self._attach(loop, protocol, connection))
+
+        async def _attach(
+            self, loop: asyncio.AbstractEventLoop, protocol: Any, connection: socket.socket
+        ) -> None:
+            try:
+                await loop.connect_accepted_socket(protocol, connection)
+            except OSError:  # the client left during the hand-over: count it as closed
+                connection.close()
+                self.closed[self.slot] += 1
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             with contextlib.suppress(ValueError, OSError):  # closed already
@@ -285,6 +296,9 @@ class _Worker:
     channel: socket.socket  # the supervisor's end
     ready: Any  # a multiprocessing Event
     sent: int = 0
+    # Its channel failed (it died, or stopped taking connections): hand it none until the
+    # monitor has started another in its place.
+    broken: bool = False
 
 
 class _BalancedWorkers:
@@ -366,6 +380,8 @@ class _BalancedWorkers:
 
     def _start(self, context: Any, slot: int) -> _Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # A worker that stops reading its channel must not hold up the hand-over for good.
+        ours.settimeout(_HAND_OVER_SECONDS)
         ready = context.Event()
         self._closed[slot] = 0
         process: BaseProcess = context.Process(
@@ -397,14 +413,18 @@ class _BalancedWorkers:
                 chosen = least_loaded(
                     [w.sent for w in slots],
                     [self._closed[i] for i in range(len(slots))],
-                    [w.ready.is_set() and w.process.exitcode is None for w in slots],
+                    [
+                        w.ready.is_set() and not w.broken and w.process.exitcode is None
+                        for w in slots
+                    ],
                 )
                 if chosen is not None:
                     worker = slots[chosen]
                     try:
                         socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
-                    except OSError:  # the worker just died: the monitor restarts it
-                        worker.ready.clear()
+                    except OSError:  # it died, or its channel stayed full for a while
+                        logger.warning("API worker %s takes no connections", worker.process.pid)
+                        worker.broken = True
                         continue
                     worker.sent += 1
                     return

@@ -206,3 +206,62 @@ def test_a_served_app_freezes_its_start_up_heap(make_app: Any) -> None:
             assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_connections_are_handed_to_workers_evenly_and_never_to_one_whose_channel_failed() -> None:
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    from mdm.api import server
+
+    balanced = server._BalancedWorkers("127.0.0.1", 0, 2)
+    theirs = []
+    for _ in range(2):
+        ours, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.settimeout(1.0)
+        ready = threading.Event()
+        ready.set()
+        process = SimpleNamespace(exitcode=None, pid=0)
+        balanced._slots.append(server._Worker(process, ours, ready))  # type: ignore[arg-type]
+        theirs.append(other)
+    balanced._closed = [0, 0]
+    listener = server.listening_socket("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+
+    def hand_one() -> None:
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            with accepted:
+                balanced._hand(accepted)
+
+    def received(channel: socket.socket) -> int:
+        channel.settimeout(0.0)
+        count = 0
+        while True:
+            try:
+                _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+            except BlockingIOError:
+                return count
+            for fd in fds:
+                socket.socket(fileno=fd).close()
+            count += 1
+
+    try:
+        for _ in range(4):
+            hand_one()
+        assert [received(c) for c in theirs] == [2, 2]
+        # The first worker's end goes away (it died): the hand-over goes to the other and
+        # marks it, without taking its start-up event (a worker that had started is
+        # restarted, not taken for one that could not start).
+        theirs[0].close()
+        for _ in range(3):
+            hand_one()
+        assert received(theirs[1]) == 3
+        assert balanced._slots[0].broken
+        assert balanced._slots[0].ready.is_set()
+    finally:
+        listener.close()
+        for worker in balanced._slots:
+            worker.channel.close()
+        theirs[1].close()
