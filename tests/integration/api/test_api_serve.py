@@ -112,6 +112,7 @@ def _connections(port: int, n: int) -> Iterator[list[HTTPConnection]]:
     finally:
         for connection in connections:
             connection.close()
+        time.sleep(0.3)  # the workers have counted them closed by then
 
 
 def _health(port: int) -> int:
