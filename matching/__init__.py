@@ -44,7 +44,7 @@ from matching.spec import (
     default_product_spec,
     person_spec,
 )
-from matching.standardisation import standardise, standardise_record
+from matching.standardisation import standardise, standardise_record, warm_up
 from matching.training import train
 
 __all__ = [
@@ -87,4 +87,5 @@ __all__ = [
     "standardise",
     "standardise_record",
     "train",
+    "warm_up",
 ]

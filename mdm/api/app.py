@@ -127,11 +127,15 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
             engine.dispose()
 
     def load_models() -> None:
-        # Parsed now, not by the first match request (tens of milliseconds at a million).
+        # Parsed now, not by the first match request (tens of milliseconds at a million); the
+        # standardisers' tables too (the first website otherwise waits 0.1-0.2 s).
         from sqlalchemy.exc import SQLAlchemyError
 
+        from matching import warm_up
         from mdm.canonical.models import EntityType
         from mdm.linkage.service import active_model
+
+        warm_up()
 
         try:
             with unit_of_work.session() as session:

@@ -195,6 +195,15 @@ def test_the_app_parses_the_match_models_at_start_up(
             assert linkage.active_model(session, "customer") is not None
 
 
+def test_the_app_builds_the_standardisers_tables_at_start_up(make_app: Any) -> None:
+    from matching import standardisation
+
+    # The public-suffix trie for websites: no request waits 0.1-0.2 s for it.
+    standardisation._tld_extractor.cache_clear()
+    with TestClient(make_app()):
+        assert standardisation._tld_extractor.cache_info().currsize == 1
+
+
 def test_a_served_app_freezes_its_start_up_heap(make_app: Any) -> None:
     import gc
 
