@@ -340,6 +340,12 @@ def multi_overlap(a: IntArray, b: IntArray) -> BoolArray:
     >>> multi_overlap(np.array([[1, 2], [3, -1]]), np.array([[2, -1], [-1, -1]])).tolist()
     [True, False]
     """
+    if len(a) <= _SMALL:
+        # Every slot pair of every row at once (rows x slots x slots): a few array operations
+        # instead of a few per slot pair, whose set-up dominates for a single record's
+        # handful of pairs (5 us against 38 for 6 rows). Slower for many rows (3x at 500,000).
+        same = a[:, :, None] == b[:, None, :]
+        return np.asarray((same & (a >= 0)[:, :, None]).any(axis=(1, 2)), dtype=bool)
     out = np.zeros(len(a), dtype=bool)
     for i in range(a.shape[1]):
         ai = a[:, i]
@@ -356,6 +362,12 @@ def multi_conflict(a: IntArray, b: IntArray, a_ns: IntArray, b_ns: IntArray) -> 
     >>> multi_conflict(a, b, ns, ns).tolist()
     [True]
     """
+    if len(a) <= _SMALL:
+        # All slot pairs at once, as in `multi_overlap` (10 us against 71 for 6 rows).
+        ns_eq = (a >= 0)[:, :, None] & (b >= 0)[:, None, :] & (a_ns[:, :, None] == b_ns[:, None, :])
+        same = a[:, :, None] == b[:, None, :]
+        differ = (ns_eq & ~same).any(axis=(1, 2))
+        return np.asarray(differ & ~(ns_eq & same).any(axis=(1, 2)), dtype=bool)
     same_ns_diff = np.zeros(len(a), dtype=bool)
     agree = np.zeros(len(a), dtype=bool)
     for i in range(a.shape[1]):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from matching.comparisons import IdfTable, compare, multi_codes, multi_conflict
+from matching.comparisons import IdfTable, compare, multi_codes, multi_conflict, multi_overlap
 from matching.spec import Comparison, Level, default_customer_spec, default_product_spec
 
 NULL = Level(label="null", kind="null")
@@ -179,3 +180,29 @@ def test_the_city_counts_only_where_a_postcode_is_missing() -> None:
     got = compare(comp, frame, None, li, ri, multi=False).levels.tolist()
     # Both postcodes known: the postcode comparison says it. Else the city, when both have one.
     assert [labels[g] for g in got] == ["null", "else", "else", "exact", "null"]
+
+
+@pytest.mark.parametrize("rows", [6, 400, 1500])
+def test_row_wise_overlap_and_conflict_hold_slot_by_slot(rows: int) -> None:
+    """Both forms (all slot pairs at once for few rows, slot pair by pair for many) agree
+    with the definitions on random rows."""
+    rng = np.random.default_rng(rows)
+    slots = 4
+    # Few distinct codes and namespaces, -1 for empty slots: overlaps and conflicts both occur.
+    a = np.where(rng.random((rows, slots)) < 0.4, -1, rng.integers(0, 5, (rows, slots)))
+    b = np.where(rng.random((rows, slots)) < 0.4, -1, rng.integers(0, 5, (rows, slots)))
+    a_ns = np.where(a < 0, -1, a % 2)
+    b_ns = np.where(b < 0, -1, b % 2)
+    overlap, conflict = [], []
+    for r in range(rows):
+        pairs = [(i, j) for i in range(slots) for j in range(slots) if a[r, i] >= 0 <= b[r, j]]
+        overlap.append(any(a[r, i] == b[r, j] for i, j in pairs))
+        same_ns = [(i, j) for i, j in pairs if a_ns[r, i] == b_ns[r, j]]
+        conflict.append(
+            any(a[r, i] != b[r, j] for i, j in same_ns)
+            and not any(a[r, i] == b[r, j] for i, j in same_ns)
+        )
+    assert multi_overlap(a, b).tolist() == overlap
+    assert multi_conflict(a, b, a_ns, b_ns).tolist() == conflict
+    assert 0 < sum(overlap) < rows
+    assert 0 < sum(conflict) < rows or rows < 50
