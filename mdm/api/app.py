@@ -102,10 +102,18 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
             f"MDM_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes; "
             "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
-    engine = None
+    engines = []
     if uow is None:
         engine = create_engine(settings.database_url, echo=settings.echo_sql)
-        uow = UnitOfWork(engine)
+        # The one-statement look-ups (by golden ID, by source ID, match-on-query) get
+        # connections of their own that plan each statement once (`create_engine`).
+        reader = None
+        if engine.dialect.name == "postgresql":
+            reader = create_engine(
+                settings.database_url, echo=settings.echo_sql, generic_plans=True
+            )
+        engines = [e for e in (engine, reader) if e is not None]
+        uow = UnitOfWork(engine, reader=reader)
     unit_of_work = uow
     heads = migration_heads(settings.database_url)
     metrics = ApiMetrics(unit_of_work)
@@ -123,8 +131,8 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
         middleware.append(DefineMiddleware(rate_limit_middleware, limiter=limiter))
 
     def dispose_engine() -> None:
-        if engine is not None:
-            engine.dispose()
+        for each in engines:
+            each.dispose()
 
     def load_models() -> None:
         # Parsed now, not by the first match request (tens of milliseconds at a million); the
