@@ -115,7 +115,15 @@ def _connections(port: int, n: int) -> Iterator[list[HTTPConnection]]:
     finally:
         for connection in connections:
             connection.close()
-        time.sleep(0.3)  # the workers have counted them closed by then
+        _wait_until_closed(port)
+
+
+def _wait_until_closed(port: int) -> None:
+    """Until the workers have closed their ends of the connections the clients closed.
+
+    A closed connection counts as closed (and frees its worker's place) then.
+    """
+    _wait_for(lambda: not _sockets(port, "08"), seconds=10)  # 08: CLOSE_WAIT
 
 
 def _health(port: int) -> int:
@@ -164,7 +172,7 @@ def test_connections_spread_evenly_workers_are_restarted_and_stop_with_the_serve
         # next two opened fill the workers up to 4/4 again.
         for connection in connections[:2]:
             connection.close()
-        time.sleep(0.3)
+        _wait_until_closed(port)
         with _connections(port, 2) as more:
             opened = _sockets(port, "01")
             assert sorted(_holding(opened, pid) for pid in workers) == [4, 4]
