@@ -70,6 +70,7 @@ from mdm.canonical.flatten import flatten
 from mdm.database import (
     UnitOfWork,
     bulk_insert,
+    core_connection,
     id_in,
     insert_returning_ids,
     plan_each_statement,
@@ -158,8 +159,7 @@ class _ModelCache:
         self, bind: Session | Connection, entity_type: str, *, max_age: float = 0.0
     ) -> tuple[int, MatchModel] | None:
         """The active model, checked against the database unless checked within ``max_age`` s."""
-        # Core execution: a plain row, without the ORM's per-statement set-up.
-        connection = bind.connection() if isinstance(bind, Session) else bind
+        connection = core_connection(bind)
         slot = (connection.engine.url, entity_type)
         if max_age > 0:
             with self._lock:
@@ -179,10 +179,9 @@ class _ModelCache:
         checked = time.monotonic() if max_age > 0 else -math.inf
         with self._lock:
             cached = self._models.get(slot)
-        if cached is not None and cached[0] == identity:
-            with self._lock:
+            if cached is not None and cached[0] == identity:
                 self._models[slot] = (identity, cached[1], checked)
-            return version, cached[1]
+                return version, cached[1]
         # Parsed outside the lock so that other reads are not held up; two requests that race
         # for a new model may both parse it, which is harmless.
         document = connection.scalar(
@@ -461,8 +460,7 @@ def key_holders(
         params[f"key_{i}"] = key
         params[f"limit_{i}"] = limit
     # Core, not ORM, execution: the rows are plain pairs.
-    connection = bind.connection() if isinstance(bind, Session) else bind
-    for key, record_id in connection.execute(_holders_statement(len(limits)), params):
+    for key, record_id in core_connection(bind).execute(_holders_statement(len(limits)), params):
         found[key].append(int(record_id))
     return found
 
