@@ -998,7 +998,9 @@ def _match_chunk(
             )
             summary.merged_goldens += len(goldens) - 1
             reason = "auto"
-        if target not in fresh:
+        # A candidates' golden record that gains no record and merges with none is as it was:
+        # nothing of it to recompute (it is in `touched` already if it lost a member).
+        if target not in fresh and (records or len(goldens) > 1):
             touched.add(target)
         for member in group:
             cluster_golden[member] = target

@@ -376,6 +376,36 @@ def test_changed_record_that_stays_only_updates_its_golden_record(
     assert news[0].payload["changed"] == ["phones"]
 
 
+NEIGHBOUR = {
+    "legal_name": "Rheinische Druckerei Becker KG",
+    "identifiers": [{"scheme": "vat", "value": "DE811128135", "country": "DE"}],
+    "addresses": [
+        {
+            "type": "legal",
+            "lines": ["Hauptstraße 12"],
+            "city": "Köln",
+            "postal_code": "50667",
+            "country": "DE",
+        }
+    ],
+}
+
+
+def test_a_candidates_golden_record_that_gains_nothing_is_not_recomputed(
+    session: Session, hub: Ingest
+) -> None:
+    hub("erp", {"100": ACME_ERP, "300": NEIGHBOUR})
+    neighbour = golden_id(session, "erp", "300")
+    version = session.get_one(GoldenRecord, neighbour).version
+    summary = hub("crm", {"0015A": ACME_CRM})
+    # The neighbour at the same address was a candidate (two pairs: Acme's and its own)...
+    assert summary.candidate_pairs == 2
+    assert golden_id(session, "crm", "0015A") == golden_id(session, "erp", "100")
+    # ...but only Acme's golden record changed: one recomputed, none merely re-read.
+    assert summary.goldens == {"created": 0, "updated": 1, "unchanged": 0, "retired": 0}
+    assert session.get_one(GoldenRecord, neighbour).version == version
+
+
 def test_rematching_everything_keeps_golden_records_features_and_feed(
     session: Session, hub: Ingest
 ) -> None:
