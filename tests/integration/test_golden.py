@@ -376,18 +376,11 @@ def test_changed_record_that_stays_only_updates_its_golden_record(
     assert news[0].payload["changed"] == ["phones"]
 
 
+# Another company at Acme's address: a candidate of Acme's records, not a match.
 NEIGHBOUR = {
     "legal_name": "Rheinische Druckerei Becker KG",
     "identifiers": [{"scheme": "vat", "value": "DE811128135", "country": "DE"}],
-    "addresses": [
-        {
-            "type": "legal",
-            "lines": ["Hauptstraße 12"],
-            "city": "Köln",
-            "postal_code": "50667",
-            "country": "DE",
-        }
-    ],
+    "addresses": ACME_ERP["addresses"],
 }
 
 
