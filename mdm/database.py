@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     ColumnElement,
+    Executable,
     Integer,
     MetaData,
     String,
@@ -33,7 +34,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -369,6 +370,69 @@ def id_in(
         # literal, at half the cost to build (statements are built per request).
         return column == any_(bindparam(None, list(ids), type_=_BIGINT_ARRAY))
     return column.in_(list(ids))
+
+
+IdsIn = Callable[[QueryableAttribute[Any] | ColumnElement[Any], str], ColumnElement[bool]]
+
+
+def _ids_in_array(
+    column: QueryableAttribute[Any] | ColumnElement[Any], name: str
+) -> ColumnElement[bool]:
+    return column == any_(bindparam(name, type_=_BIGINT_ARRAY))
+
+
+def _ids_in_list(
+    column: QueryableAttribute[Any] | ColumnElement[Any], name: str
+) -> ColumnElement[bool]:
+    return column.in_(bindparam(name, expanding=True))
+
+
+S = TypeVar("S", bound=Executable)
+
+
+class Prebuilt(Generic[S]):
+    """A statement built once per kind of database, its ID lists bound by name.
+
+    ``build`` gets the `id_in` of that database as ``ids_in(column, name)``; a call then binds
+    the list under ``name``. Building a statement can cost more Python than running it (a
+    three-column select with an `id_in` condition: 0.2 ms to build, 0.18 ms to run as Core),
+    and a single record's upsert runs the same score of statements each time.
+    """
+
+    __slots__ = ("_build", "_built")
+
+    def __init__(self, build: Callable[[IdsIn], S]) -> None:
+        self._build = build
+        self._built: dict[str, S] = {}
+
+    def on(self, connection: Connection) -> S:
+        """The statement as built for the connection's database."""
+        name = connection.dialect.name
+        built = self._built.get(name)
+        if built is None:
+            built = self._build(_ids_in_array if name == "postgresql" else _ids_in_list)
+            self._built[name] = built
+        return built
+
+
+def run(
+    bind: Session | Connection, statement: Prebuilt[Any], params: Mapping[str, Any]
+) -> CursorResult[*tuple[Any, ...]]:
+    """Run a prebuilt statement as Core (no ORM set-up), on the session's connection.
+
+    Pending ORM changes are flushed first, as a query through the session would.
+    """
+    if isinstance(bind, Session):
+        bind.flush()  # returns at once when nothing is pending
+    connection = core_connection(bind)
+    return connection.execute(statement.on(connection), params)
+
+
+def run_scalars(
+    bind: Session | Connection, statement: Prebuilt[Any], params: Mapping[str, Any]
+) -> list[Any]:
+    """The first column of every row of a prebuilt statement (as `run` runs it)."""
+    return list(run(bind, statement, params).scalars())
 
 
 def plan_each_statement(session: Session) -> None:

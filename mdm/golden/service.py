@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session
 from matching.parallel import fork_map, shared
 from mdm.audit.service import Audit
 from mdm.audit.service import record as write_audit
-from mdm.database import bulk_insert, id_in, insert_returning_ids, table_of, utcnow
+from mdm.database import (
+    Prebuilt,
+    bulk_insert,
+    id_in,
+    insert_returning_ids,
+    run,
+    table_of,
+    utcnow,
+)
 from mdm.errors import NotFoundError
 from mdm.golden.lookup import XrefLink, golden_by_id
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
@@ -367,6 +375,33 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a golden record")
 
 
+_MEMBERS = Prebuilt(
+    lambda ids_in: (
+        select(
+            GoldenMember.golden_id,
+            SourceRecord.id,
+            SourceSystem.code,
+            SourceRecord.source_id,
+            SourceSystem.trust_rank,
+            SourceRecord.received_at,
+            SourceRecord.canonical,
+        )
+        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(ids_in(GoldenMember.golden_id, "ids"))
+    )
+)
+_OVERRIDES = Prebuilt(
+    lambda ids_in: select(
+        GoldenOverride.golden_id,
+        GoldenOverride.attribute,
+        GoldenOverride.value,
+        GoldenOverride.created_at,
+        GoldenOverride.actor,
+    ).where(ids_in(GoldenOverride.golden_id, "ids"))
+)
+
+
 def recompute(
     session: Session,
     entity_type: str,
@@ -391,30 +426,15 @@ def recompute(
     updates: list[dict[str, Any]] = []
     for chunk in _chunks(ids):
         members: dict[int, list[Member]] = defaultdict(list)
-        rows = session.execute(
-            select(
-                GoldenMember.golden_id,
-                SourceRecord.id,
-                SourceSystem.code,
-                SourceRecord.source_id,
-                SourceSystem.trust_rank,
-                SourceRecord.received_at,
-                SourceRecord.canonical,
-            )
-            .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
-            .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
-            .where(id_in(GoldenMember.golden_id, chunk, session))
-        )
-        for gid, rid, code, sid, rank, received, canonical in rows:
+        params = {"ids": list(chunk)}
+        for gid, rid, code, sid, rank, received, canonical in run(session, _MEMBERS, params):
             members[gid].append(Member(rid, code, sid, rank, received, canonical or {}))
         overrides: dict[int, dict[str, Any]] = defaultdict(dict)
         pinned: dict[int, dict[str, dict[str, str]]] = defaultdict(dict)
-        for o in session.scalars(
-            select(GoldenOverride).where(id_in(GoldenOverride.golden_id, chunk, session))
-        ):
-            overrides[o.golden_id][o.attribute] = o.value
+        for gid, attribute, value, created_at, actor in run(session, _OVERRIDES, params):
+            overrides[gid][attribute] = value
             # An override's provenance is when and by whom it was set, stable across runs.
-            pinned[o.golden_id][o.attribute] = {"at": o.created_at.isoformat(), "actor": o.actor}
+            pinned[gid][attribute] = {"at": created_at.isoformat(), "actor": actor}
         goldens = session.scalars(
             select(GoldenRecord).where(id_in(GoldenRecord.id, chunk, session))
         ).all()

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     DateTime,
     Integer,
     String,
@@ -48,7 +49,16 @@ from hierarchy import DEFAULT_RULES, Edge, Finding, Hierarchy, HierarchyRules, N
 from hierarchy.errors import HierarchyError
 from mdm.audit.service import Audit
 from mdm.audit.service import record as write_audit
-from mdm.database import bulk_insert, id_in, ids_parameter, table_of, utcnow
+from mdm.database import (
+    IdsIn,
+    Prebuilt,
+    bulk_insert,
+    id_in,
+    ids_parameter,
+    run,
+    table_of,
+    utcnow,
+)
 from mdm.errors import ConflictError, InvalidInputError, NotFoundError
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.hierarchies.models import HierarchyClaim, HierarchyConflict, HierarchyEdge
@@ -920,18 +930,18 @@ def sync_hierarchy(
     return summary
 
 
+_STATUSES = Prebuilt(
+    lambda ids_in: select(
+        GoldenRecord.id, GoldenRecord.status, GoldenRecord.merged_into_id, GoldenRecord.entity_type
+    ).where(ids_in(GoldenRecord.id, "ids"))
+)
+
+
 def _statuses(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
     found: dict[int, tuple[str, int | None]] = {}
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        for gid, status, merged_into, entity_type in session.execute(
-            select(
-                GoldenRecord.id,
-                GoldenRecord.status,
-                GoldenRecord.merged_into_id,
-                GoldenRecord.entity_type,
-            ).where(id_in(GoldenRecord.id, chunk, session))
-        ):
+        chunk = list(ids[start : start + CHUNK])
+        for gid, status, merged_into, entity_type in run(session, _STATUSES, {"ids": chunk}):
             if entity_type == ENTITY_TYPE:
                 found[int(gid)] = (str(status), merged_into)
     return found
@@ -942,46 +952,50 @@ _PARENT_MEMBER = table_of(GoldenMember).alias("parent_member")
 _CHILD_MEMBER = table_of(GoldenMember).alias("child_member")
 
 
+def _dependents_statement(ids_in: IdsIn) -> CompoundSelect[Any]:
+    parent_member, child_member = _PARENT_MEMBER, _CHILD_MEMBER
+    waiting = (
+        select(child_member.c.golden_id)
+        .select_from(HierarchyClaim)
+        .join(SourceSystem, SourceSystem.code == HierarchyClaim.parent_source)
+        .join(
+            SourceRecord,
+            and_(
+                SourceRecord.source_system_id == SourceSystem.id,
+                SourceRecord.entity_type == ENTITY_TYPE,
+                SourceRecord.source_id == HierarchyClaim.parent_source_id,
+            ),
+        )
+        .join(parent_member, parent_member.c.source_record_id == SourceRecord.id)
+        .join(child_member, child_member.c.source_record_id == HierarchyClaim.source_record_id)
+        .where(ids_in(parent_member.c.golden_id, "ids"))
+    )
+    derived = select(HierarchyEdge.child_golden_id).where(
+        ids_in(HierarchyEdge.parent_golden_id, "ids"),
+        HierarchyEdge.valid_to.is_(None),
+        HierarchyEdge.origin == "derived",
+    )
+    return union(waiting, derived)
+
+
+_DEPENDENTS = Prebuilt(_dependents_statement)
+
+
 def _dependent_children(session: Session, golden_ids: Sequence[int]) -> set[int]:
     """Golden records whose hierarchy depends on these, in one look-up per chunk.
 
     Those whose members name a member of these as their parent (a parent that arrived after
     its child), and the children of their derived edges (a parent that split, retired or merged).
     """
-    parent_member, child_member = _PARENT_MEMBER, _CHILD_MEMBER
     found: set[int] = set()
     for start in range(0, len(golden_ids), CHUNK):
-        chunk = golden_ids[start : start + CHUNK]
-        waiting = (
-            select(child_member.c.golden_id)
-            .select_from(HierarchyClaim)
-            .join(SourceSystem, SourceSystem.code == HierarchyClaim.parent_source)
-            .join(
-                SourceRecord,
-                and_(
-                    SourceRecord.source_system_id == SourceSystem.id,
-                    SourceRecord.entity_type == ENTITY_TYPE,
-                    SourceRecord.source_id == HierarchyClaim.parent_source_id,
-                ),
-            )
-            .join(parent_member, parent_member.c.source_record_id == SourceRecord.id)
-            .join(child_member, child_member.c.source_record_id == HierarchyClaim.source_record_id)
-            .where(id_in(parent_member.c.golden_id, chunk, session))
-        )
-        derived = select(HierarchyEdge.child_golden_id).where(
-            id_in(HierarchyEdge.parent_golden_id, chunk, session),
-            HierarchyEdge.valid_to.is_(None),
-            HierarchyEdge.origin == "derived",
-        )
-        found.update(int(g) for g in session.scalars(union(waiting, derived)))
+        chunk = list(golden_ids[start : start + CHUNK])
+        found.update(int(g) for g in run(session, _DEPENDENTS, {"ids": chunk}).scalars())
     return found
 
 
-def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Claim], list[int]]:
-    """Every claim of the members of these golden records, resolved; and the members' IDs."""
-    raw: list[tuple[int, int, str, str, int, str, str, str]] = []
-    members: list[int] = []
-    rows = session.execute(
+_MEMBER_PARENTS = Prebuilt(
+    lambda ids_in: (
         select(
             GoldenMember.golden_id,
             SourceRecord.id,
@@ -995,11 +1009,19 @@ def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Cla
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
         .join(GoldenRecord, GoldenRecord.id == GoldenMember.golden_id)
         .where(
-            id_in(GoldenMember.golden_id, children, session),
+            ids_in(GoldenMember.golden_id, "ids"),
             GoldenRecord.status == "active",
             SourceRecord.deleted_at.is_(None),
         )
     )
+)
+
+
+def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Claim], list[int]]:
+    """Every claim of the members of these golden records, resolved; and the members' IDs."""
+    raw: list[tuple[int, int, str, str, int, str, str, str]] = []
+    members: list[int] = []
+    rows = run(session, _MEMBER_PARENTS, {"ids": list(children)})
     for gid, rid, code, sid, rank, parents in rows:
         members.append(int(rid))
         refs = parents or []
@@ -1042,14 +1064,16 @@ def _resolve_keys(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[st
     return found
 
 
+_DROP_CLAIMS = Prebuilt(
+    lambda ids_in: delete(HierarchyClaim).where(ids_in(HierarchyClaim.source_record_id, "ids"))
+)
+
+
 def _store_claims(
     session: Session, claims: Sequence[_Claim], members: Sequence[int], now: datetime
 ) -> None:
     for start in range(0, len(members), CHUNK):
-        chunk = members[start : start + CHUNK]
-        session.execute(
-            delete(HierarchyClaim).where(id_in(HierarchyClaim.source_record_id, chunk, session))
-        )
+        run(session, _DROP_CLAIMS, {"ids": list(members[start : start + CHUNK])})
     # One claim per (record, relation): the first one a record lists wins.
     unique = {(c.source_record_id, c.relation): c for c in reversed(claims)}
     bulk_insert(

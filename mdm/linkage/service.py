@@ -35,8 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Integer,
+    Select,
     String,
     bindparam,
     delete,
@@ -68,6 +70,7 @@ from matching.comparisons import Columns, Frame
 from matching.standardisation import trim_value_caches
 from mdm.canonical.flatten import flatten
 from mdm.database import (
+    Prebuilt,
     UnitOfWork,
     bulk_insert,
     core_connection,
@@ -75,6 +78,8 @@ from mdm.database import (
     insert_returning_ids,
     plan_each_statement,
     refresh_statistics,
+    run,
+    run_scalars,
     table_of,
     text_in,
     utcnow,
@@ -348,18 +353,22 @@ def train_model(
     return model
 
 
+# Core statements: no loaded objects of these tables to keep in step (no RETURNING of every
+# deleted row, none of the session's bookkeeping).
+_DROP_KEYS = Prebuilt(
+    lambda ids_in: delete(BlockingKey).where(ids_in(BlockingKey.source_record_id, "ids"))
+)
+_DROP_FEATURES = Prebuilt(
+    lambda ids_in: delete(MatchFeatures).where(ids_in(MatchFeatures.source_record_id, "ids"))
+)
+
+
 def _drop_features(session: Session, record_ids: Sequence[int]) -> None:
     """Delete the records' stored features and blocking keys."""
     if not record_ids:
         return
-    # Bulk statements: no loaded objects of these tables to keep in step (saves the RETURNING
-    # of every deleted row and the session's bookkeeping).
-    for model in (BlockingKey, MatchFeatures):
-        session.execute(
-            delete(model)
-            .where(id_in(model.source_record_id, record_ids, session))
-            .execution_options(synchronize_session=False)
-        )
+    for statement in (_DROP_KEYS, _DROP_FEATURES):
+        run(session, statement, {"ids": list(record_ids)})
 
 
 def _storable(features: Mapping[Any, Any]) -> dict[str, Any]:
@@ -533,27 +542,72 @@ def _candidates(
     return [(int(x), int(y)) for x, y in unique], capped
 
 
-def _cannot_links(session: Session, record_ids: Sequence[int]) -> list[tuple[int, int]]:
-    rows = session.execute(
-        select(CannotLink.left_record_id, CannotLink.right_record_id).where(
-            or_(
-                id_in(CannotLink.left_record_id, record_ids, session),
-                id_in(CannotLink.right_record_id, record_ids, session),
-            )
-        )
+_CANNOT_LINKS = Prebuilt(
+    lambda ids_in: select(CannotLink.left_record_id, CannotLink.right_record_id).where(
+        or_(ids_in(CannotLink.left_record_id, "ids"), ids_in(CannotLink.right_record_id, "ids"))
     )
+)
+_MEMBERSHIPS = Prebuilt(
+    lambda ids_in: select(
+        GoldenMember.source_record_id, GoldenMember.golden_id, GoldenMember.link_reason
+    ).where(ids_in(GoldenMember.source_record_id, "ids"))
+)
+# Golden records that still have a member (a row per member).
+_HELD = Prebuilt(
+    lambda ids_in: select(GoldenMember.golden_id).where(ids_in(GoldenMember.golden_id, "ids"))
+)
+
+
+def _cannot_links(session: Session, record_ids: Sequence[int]) -> list[tuple[int, int]]:
+    rows = run(session, _CANNOT_LINKS, {"ids": list(record_ids)})
     return [(a, b) for a, b in rows]
 
 
 def _memberships(session: Session, record_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
     if not record_ids:
         return {}
-    rows = session.execute(
-        select(
-            GoldenMember.source_record_id, GoldenMember.golden_id, GoldenMember.link_reason
-        ).where(id_in(GoldenMember.source_record_id, record_ids, session))
-    )
+    rows = run(session, _MEMBERSHIPS, {"ids": list(record_ids)})
     return {r: (g, reason) for r, g, reason in rows}
+
+
+def _pending_statement(scope: ColumnElement[bool]) -> Select[Any]:
+    """The waiting records in ``scope``, locked, with what matching and survivorship need."""
+    return (
+        select(
+            SourceRecord.id,
+            SourceSystem.code,
+            SourceRecord.canonical,
+            SourceRecord.deleted_at,
+            # What survivorship needs to build a new golden record without reading back.
+            SourceRecord.source_id,
+            SourceSystem.trust_rank,
+            SourceRecord.received_at,
+            # Matched before and not deleted since (the features go with the membership):
+            # a record without has nothing to drop and no golden record to leave.
+            exists().where(MatchFeatures.source_record_id == SourceRecord.id).label("has_features"),
+        )
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(
+            SourceRecord.entity_type == bindparam("entity", type_=String()),
+            SourceRecord.matched_version < SourceRecord.version,
+        )
+        .where(scope)
+        .order_by(SourceRecord.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .with_for_update(skip_locked=True, of=SourceRecord)
+    )
+
+
+# Named records (a request's, or a bulk run's ordered chunk), and every waiting record.
+_PENDING_NAMED = Prebuilt(lambda ids_in: _pending_statement(ids_in(SourceRecord.id, "ids")))
+_PENDING_ALL = Prebuilt(lambda _: _pending_statement(true()))
+_MATCHED = Prebuilt(
+    lambda ids_in: (
+        update(SourceRecord)
+        .where(ids_in(SourceRecord.id, "ids"))
+        .values(matched_version=SourceRecord.version)
+    )
+)
 
 
 def match_pending(
@@ -586,39 +640,15 @@ def match_pending(
     chunks = 0
     while max_chunks is None or chunks < max_chunks:
         chunks += 1
+        params: dict[str, Any] = {"entity": entity_type, "limit": chunk_size}
         if first_chunk:
-            scope = id_in(SourceRecord.id, first_chunk, session)
+            statement, params["ids"] = _PENDING_NAMED, list(first_chunk)
             first_chunk = None
         elif record_ids is not None:
-            scope = id_in(SourceRecord.id, record_ids, session)
+            statement, params["ids"] = _PENDING_NAMED, list(record_ids)
         else:
-            scope = true()
-        pending = session.execute(
-            select(
-                SourceRecord.id,
-                SourceSystem.code,
-                SourceRecord.canonical,
-                SourceRecord.deleted_at,
-                # What survivorship needs to build a new golden record without reading back.
-                SourceRecord.source_id,
-                SourceSystem.trust_rank,
-                SourceRecord.received_at,
-                # Matched before and not deleted since (the features go with the membership):
-                # a record without has nothing to drop and no golden record to leave.
-                exists()
-                .where(MatchFeatures.source_record_id == SourceRecord.id)
-                .label("has_features"),
-            )
-            .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
-            .where(
-                SourceRecord.entity_type == entity_type,
-                SourceRecord.matched_version < SourceRecord.version,
-            )
-            .where(scope)
-            .order_by(SourceRecord.id)
-            .limit(chunk_size)
-            .with_for_update(skip_locked=True, of=SourceRecord)
-        ).all()
+            statement = _PENDING_ALL
+        pending = run(session, statement, params).all()
         if not pending:
             break
         model = _match_chunk(
@@ -632,12 +662,7 @@ def match_pending(
             hierarchies=hierarchies,
             workers=workers,
         )
-        session.execute(
-            update(SourceRecord)
-            .where(id_in(SourceRecord.id, [p[0] for p in pending], session))
-            .values(matched_version=SourceRecord.version)
-            .execution_options(synchronize_session=False)
-        )
+        run(session, _MATCHED, {"ids": [p[0] for p in pending]})
         if record_ids is not None and len(record_ids) <= chunk_size:
             # Every named record that could be claimed was: another pass finds none.
             break
@@ -798,6 +823,20 @@ def _run_chunks(
             total.goldens[kind] = total.goldens.get(kind, 0) + n
 
 
+_FEATURES_AND_GOLDEN = Prebuilt(
+    lambda ids_in: (
+        select(
+            MatchFeatures.source_record_id,
+            MatchFeatures.features,
+            GoldenMember.golden_id,
+            GoldenMember.link_reason,
+        )
+        .outerjoin(GoldenMember, GoldenMember.source_record_id == MatchFeatures.source_record_id)
+        .where(ids_in(MatchFeatures.source_record_id, "ids"))
+    )
+)
+
+
 def _match_chunk(
     session: Session,
     entity_type: str,
@@ -874,12 +913,7 @@ def _match_chunk(
     other_members: dict[int, tuple[int, str]] = {}
     if others:
         feats: dict[int, dict[str, Any]] = {}
-        record = MatchFeatures.source_record_id
-        for rid, features, golden_id, reason in session.execute(
-            select(record, MatchFeatures.features, GoldenMember.golden_id, GoldenMember.link_reason)
-            .outerjoin(GoldenMember, GoldenMember.source_record_id == record)
-            .where(id_in(record, others, session))
-        ):
+        for rid, features, golden_id, reason in run(session, _FEATURES_AND_GOLDEN, {"ids": others}):
             feats[rid] = features
             if golden_id is not None:
                 other_members[rid] = (golden_id, reason)
@@ -1057,13 +1091,7 @@ def _kept_goldens(
     """
     if not former:
         return {}
-    still_held = set(
-        session.scalars(
-            select(GoldenMember.golden_id).where(
-                id_in(GoldenMember.golden_id, sorted(set(former.values())), session)
-            )
-        )
-    )
+    still_held = set(run_scalars(session, _HELD, {"ids": sorted(set(former.values()))}))
     kept: dict[int, int] = {}
     for key, group in new_groups.items():
         olds = {former.get(int(node[2:])) for node in group}
@@ -1092,13 +1120,7 @@ def _merge_emptied(
     moved_to: dict[int, set[int]] = defaultdict(set)
     for rid, gid in former.items():
         moved_to[gid].add(now_in.get(rid, -1))
-    remaining = set(
-        session.scalars(
-            select(GoldenMember.golden_id).where(
-                id_in(GoldenMember.golden_id, list(moved_to), session)
-            )
-        )
-    )
+    remaining = set(run_scalars(session, _HELD, {"ids": list(moved_to)}))
     merged = 0
     for gid, targets in sorted(moved_to.items()):
         if gid in remaining or len(targets) != 1:
@@ -1212,30 +1234,29 @@ def _open_reviews(
 # than the statement takes to run.
 _LEFT_MEMBER = table_of(GoldenMember).alias("lm")
 _RIGHT_MEMBER = table_of(GoldenMember).alias("rm")
+# Open tasks of these records whose two records now sit in the same golden record.
+_SUPERSEDED = Prebuilt(
+    lambda ids_in: (
+        select(MatchCandidate.id)
+        .join(_LEFT_MEMBER, _LEFT_MEMBER.c.source_record_id == MatchCandidate.left_record_id)
+        .join(_RIGHT_MEMBER, _RIGHT_MEMBER.c.source_record_id == MatchCandidate.right_record_id)
+        .where(
+            MatchCandidate.status == "open",
+            _LEFT_MEMBER.c.golden_id == _RIGHT_MEMBER.c.golden_id,
+            or_(
+                ids_in(MatchCandidate.left_record_id, "ids"),
+                ids_in(MatchCandidate.right_record_id, "ids"),
+            ),
+        )
+    )
+)
 
 
 def _supersede_reviews(
     session: Session, entity_type: str, record_ids: Sequence[int], ctx: ChangeContext
 ) -> None:
     """Close open tasks whose two records now sit in the same golden record."""
-    left, right = _LEFT_MEMBER, _RIGHT_MEMBER
-    done = (
-        session.execute(
-            select(MatchCandidate.id)
-            .join(left, left.c.source_record_id == MatchCandidate.left_record_id)
-            .join(right, right.c.source_record_id == MatchCandidate.right_record_id)
-            .where(
-                MatchCandidate.status == "open",
-                left.c.golden_id == right.c.golden_id,
-                or_(
-                    id_in(MatchCandidate.left_record_id, record_ids, session),
-                    id_in(MatchCandidate.right_record_id, record_ids, session),
-                ),
-            )
-        )
-        .scalars()
-        .all()
-    )
+    done = run_scalars(session, _SUPERSEDED, {"ids": list(record_ids)})
     if not done:
         return
     session.execute(

@@ -1,10 +1,14 @@
-"""The unit of work's connections: where one-statement reads run, and how they are planned."""
+"""The unit of work's connections (where one-statement reads run, and how they are planned) and
+statements built once."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, or_, select, text
+from sqlalchemy.orm import Session
 
-from mdm.database import UnitOfWork, create_engine
+from mdm.database import Prebuilt, UnitOfWork, create_engine, run, run_scalars
+from mdm.golden.models import GoldenRecord
+from mdm.golden.service import create_goldens
 
 
 def test_reads_run_on_the_reader_whose_connections_plan_each_statement_once(
@@ -29,3 +33,25 @@ def test_reads_run_on_the_reader_whose_connections_plan_each_statement_once(
             assert connection.engine is engine
     finally:
         reader.dispose()
+
+
+def test_a_prebuilt_statement_binds_id_lists_by_name_and_sees_pending_changes(
+    session: Session,
+) -> None:
+    first, second, third = create_goldens(session, "customer", 3)
+    # The same list twice under one name, as the cannot-link and review look-ups bind it.
+    statement = Prebuilt(
+        lambda ids_in: (
+            select(GoldenRecord.id, GoldenRecord.merged_into_id)
+            .where(or_(ids_in(GoldenRecord.id, "ids"), ids_in(GoldenRecord.merged_into_id, "ids")))
+            .order_by(GoldenRecord.id)
+        )
+    )
+    assert run_scalars(session, statement, {"ids": [first, third]}) == [first, third]
+    assert run_scalars(session, statement, {"ids": []}) == []
+    connection = session.connection()
+    assert statement.on(connection) is statement.on(connection)  # built once
+    # A change the session still holds is flushed before the statement runs.
+    session.get_one(GoldenRecord, second).merged_into_id = first
+    rows = run(session, statement, {"ids": [first]}).all()
+    assert [tuple(r) for r in rows] == [(first, None), (second, first)]

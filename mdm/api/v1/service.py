@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -56,7 +56,7 @@ from mdm.canonical.models import MAX_SOURCE_ID, EntityType
 from mdm.canonical.storable import unstorable_fields
 from mdm.clients.scopes import split_scopes
 from mdm.clients.service import authenticate_client, grant_scopes, mint_token, shared_with
-from mdm.database import UnitOfWork, id_in
+from mdm.database import Prebuilt, UnitOfWork, id_in, run, run_scalars
 from mdm.errors import (
     BatchTooLargeError,
     ConflictError,
@@ -117,31 +117,35 @@ def _origin(ctx: ChangeContext) -> str:
     return f"api:{ctx.correlation_id or 'untraced'}"
 
 
+_GOLDEN_IDS = Prebuilt(
+    lambda ids_in: select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
+        ids_in(GoldenMember.source_record_id, "ids")
+    )
+)
+_OPEN_TASKS = Prebuilt(
+    lambda _: (
+        select(MatchCandidate.id)
+        .where(
+            MatchCandidate.status == "open",
+            or_(
+                MatchCandidate.left_record_id == bindparam("record"),
+                MatchCandidate.right_record_id == bindparam("record"),
+            ),
+        )
+        .order_by(MatchCandidate.id)
+    )
+)
+
+
 def _golden_ids(session: Session, record_ids: Sequence[int]) -> dict[int, int]:
     if not record_ids:
         return {}
-    rows = session.execute(
-        select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
-            id_in(GoldenMember.source_record_id, record_ids, session)
-        )
-    )
+    rows = run(session, _GOLDEN_IDS, {"ids": list(record_ids)})
     return {int(r): int(g) for r, g in rows}
 
 
 def _open_tasks(session: Session, record_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(MatchCandidate.id)
-            .where(
-                MatchCandidate.status == "open",
-                or_(
-                    MatchCandidate.left_record_id == record_id,
-                    MatchCandidate.right_record_id == record_id,
-                ),
-            )
-            .order_by(MatchCandidate.id)
-        )
-    )
+    return run_scalars(session, _OPEN_TASKS, {"record": record_id})
 
 
 def _record_read(
