@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mdm.canonical.models import MAX_SOURCE_ID, EntityType
 from mdm.database import (
     JsonText,
+    Prebuilt,
     UnitOfWork,
     bulk_insert,
     copy_escape,
@@ -44,6 +45,7 @@ from mdm.database import (
     planner_rows,
     refresh_statistics,
     reserve_ids,
+    run,
     table_of,
     utcnow,
 )
@@ -249,19 +251,25 @@ def prepare_rows(
             yield candidate_from_mapped(mapped, raw, row.raw, row.position)
 
 
+_EXISTING_PG = Prebuilt(
+    lambda _: text(
+        "SELECT r.source_id, r.id, r.version, r.content_hash, r.deleted_at "
+        "FROM unnest(CAST(:ids AS text[])) AS k(source_id) "
+        "JOIN source_record r ON r.source_system_id = :system "
+        "AND r.entity_type = :entity AND r.source_id = k.source_id"
+    )
+)
+
+
 def _existing(
     session: Session, source_system_id: int, entity_type: str, source_ids: Sequence[str]
 ) -> dict[str, tuple[int, int, str, datetime | None]]:
     if is_postgres(session):
         # Joining an array lets PostgreSQL probe the unique index once per key; a long IN
         # list is planned as a scan that compares every row with every key.
-        pg_rows = session.execute(
-            text(
-                "SELECT r.source_id, r.id, r.version, r.content_hash, r.deleted_at "
-                "FROM unnest(CAST(:ids AS text[])) AS k(source_id) "
-                "JOIN source_record r ON r.source_system_id = :system "
-                "AND r.entity_type = :entity AND r.source_id = k.source_id"
-            ),
+        pg_rows = run(
+            session,
+            _EXISTING_PG,
             {"ids": list(source_ids), "system": source_system_id, "entity": entity_type},
         )
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in pg_rows}
@@ -559,6 +567,10 @@ def open_batch(
     return batch
 
 
+_COUNTS = Prebuilt(lambda _: update(IngestBatch).where(IngestBatch.id == bindparam("batch")))
+_OPEN_COMPLETE = Prebuilt(lambda _: insert(IngestBatch).returning(IngestBatch.id))
+
+
 def record_counts(
     session: Session, batch_id: int, counts: BatchCounts, status: str | None = None
 ) -> None:
@@ -574,7 +586,8 @@ def record_counts(
     if status is not None:
         values["status"] = status
         values["finished_at"] = utcnow()
-    session.execute(update(IngestBatch).where(IngestBatch.id == batch_id).values(**values))
+    # Core, on the columns given: no loaded batch to keep in step (callers hold its ID).
+    run(session, _COUNTS, {"batch": batch_id, **values})
 
 
 def ingest_batch(
@@ -585,19 +598,34 @@ def ingest_batch(
     *,
     origin: str,
     actor: str,
-) -> tuple[IngestBatch, list[RecordOutcome]]:
+) -> tuple[int, list[RecordOutcome]]:
     """Ingest a small batch (the API's) in the caller's transaction; one outcome per item.
 
     A source ID repeated in the batch is applied in order, each occurrence on the last.
+    Returns the batch's ID and the outcomes.
     """
-    batch = open_batch(session, source, entity_type, origin, actor, interrupt_running=False)
+    # It completes in this transaction, so no load is seen running under it, nor left running
+    # of its origin (`open_batch`): one statement. Its tallies follow below.
+    now = utcnow()
+    batch_id = run(
+        session,
+        _OPEN_COMPLETE,
+        {
+            "source_system_id": source.id,
+            "entity_type": EntityType(entity_type).value,
+            "origin": origin[:500],
+            "submitted_by": actor[:200],
+            "status": "running",
+            "started_at": now,
+        },
+    ).scalar_one()
     outcomes: list[RecordOutcome | None] = [None] * len(items)
     pending: list[tuple[int, Candidate]] = []
     rejected: list[tuple[int, Rejection]] = []
 
     def flush() -> None:
         results = upsert_records(
-            session, source, entity_type, [c for _, c in pending], batch_id=batch.id
+            session, source, entity_type, [c for _, c in pending], batch_id=batch_id
         )
         for (index, _), result in zip(pending, results, strict=True):
             outcomes[index] = result
@@ -615,14 +643,14 @@ def ingest_batch(
         pending.append((index, item))
     flush()
     for (index, _), result in zip(
-        rejected, reject_records(session, batch.id, [r for _, r in rejected]), strict=True
+        rejected, reject_records(session, batch_id, [r for _, r in rejected]), strict=True
     ):
         outcomes[index] = result
     final = [o for o in outcomes if o is not None]
     counts = BatchCounts()
     counts.add(final)
-    record_counts(session, batch.id, counts, status="completed")
-    return batch, final
+    record_counts(session, batch_id, counts, status="completed")
+    return batch_id, final
 
 
 ProgressCallback = Callable[[int], object]

@@ -306,7 +306,7 @@ def ingest_records(
     items = [_batch_item(entity, record, position) for position, record in enumerate(records)]
     with _ingesting(uow) as session:
         system = get_source_system(session, source)
-        batch, outcomes = ingest_batch(
+        batch_id, outcomes = ingest_batch(
             session, system, entity, items, origin=_origin(ctx), actor=ctx.actor
         )
         matched = match_pending(session, entity.value, ctx, record_ids=_ids(outcomes))
@@ -324,7 +324,7 @@ def ingest_records(
         for i, o in enumerate(outcomes)
     ]
     return BatchRead(
-        batch_id=batch.id,
+        batch_id=batch_id,
         accepted=sum(r.status in {"new", "changed"} for r in results),
         unchanged=sum(r.status == "unchanged" for r in results),
         rejected=sum(r.status == "rejected" for r in results),
