@@ -416,11 +416,14 @@ class Prebuilt(Generic[S]):
 
 
 def run(
-    bind: Session | Connection, statement: Prebuilt[Any], params: Mapping[str, Any]
+    bind: Session | Connection,
+    statement: Prebuilt[Any],
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
 ) -> CursorResult[*tuple[Any, ...]]:
     """Run a prebuilt statement as Core (no ORM set-up), on the session's connection.
 
-    Pending ORM changes are flushed first, as a query through the session would.
+    Pending ORM changes are flushed first, as a query through the session would. A list of
+    parameter sets runs it once for each (one executemany).
     """
     if isinstance(bind, Session):
         bind.flush()  # returns at once when nothing is pending

@@ -16,8 +16,9 @@ from itertools import pairwise
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from matching.parallel import fork_map, shared
 from mdm.audit.service import Audit
@@ -56,7 +57,7 @@ def survivorship_for(entity_type: str) -> SurvivorshipSpec:
     return default_product_survivorship()
 
 
-def snapshot(golden: GoldenRecord) -> dict[str, Any]:
+def snapshot(golden: GoldenRecord | _Golden) -> dict[str, Any]:
     """The JSON-ready state of a golden record, as events and audit entries carry it."""
     return {
         "golden_id": golden.id,
@@ -402,6 +403,54 @@ _OVERRIDES = Prebuilt(
 )
 
 
+_GOLDENS = Prebuilt(
+    lambda ids_in: select(
+        GoldenRecord.id,
+        GoldenRecord.entity_type,
+        GoldenRecord.status,
+        GoldenRecord.version,
+        GoldenRecord.merged_into_id,
+        GoldenRecord.attributes,
+        GoldenRecord.provenance,
+    ).where(ids_in(GoldenRecord.id, "ids"))
+)
+# Executed with one dictionary per golden record: ``b_id`` and the columns to set.
+_WRITE_GOLDEN = Prebuilt(lambda _: update(GoldenRecord).where(GoldenRecord.id == bindparam("b_id")))
+
+
+@dataclass(slots=True)
+class _Golden:
+    """A golden record as recomputation reads and changes it (no ORM object to track)."""
+
+    id: int
+    entity_type: str
+    status: str
+    version: int
+    merged_into_id: int | None
+    attributes: dict[str, Any]
+    provenance: dict[str, Any]
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        """Its new version, as `_WRITE_GOLDEN` sets it."""
+        return {
+            "b_id": self.id,
+            "status": self.status,
+            "version": self.version,
+            "merged_into_id": self.merged_into_id,
+            "attributes": self.attributes,
+            "provenance": self.provenance,
+            "updated_at": now,
+        }
+
+
+def _expire_loaded(session: Session, golden_ids: Iterable[int]) -> None:
+    """Make the session reload golden records it holds whose rows were written as Core."""
+    for gid in golden_ids:
+        loaded = session.identity_map.get(identity_key(GoldenRecord, gid))
+        if loaded is not None:
+            session.expire(loaded)
+
+
 def recompute(
     session: Session,
     entity_type: str,
@@ -423,7 +472,8 @@ def recompute(
     now = utcnow()
     events: list[Event] = []
     audits: list[Audit] = []
-    updates: list[dict[str, Any]] = []
+    written: list[dict[str, Any]] = []  # new versions
+    updates: list[dict[str, Any]] = []  # the same version with its provenance refreshed
     for chunk in _chunks(ids):
         members: dict[int, list[Member]] = defaultdict(list)
         params = {"ids": list(chunk)}
@@ -435,9 +485,7 @@ def recompute(
             overrides[gid][attribute] = value
             # An override's provenance is when and by whom it was set, stable across runs.
             pinned[gid][attribute] = {"at": created_at.isoformat(), "actor": actor}
-        goldens = session.scalars(
-            select(GoldenRecord).where(id_in(GoldenRecord.id, chunk, session))
-        ).all()
+        goldens = [_Golden(*row) for row in run(session, _GOLDENS, params)]
         kept = [g.id for g in goldens if members.get(g.id)]
         survived = dict(
             zip(
@@ -459,7 +507,7 @@ def recompute(
                     counts["retired"] += 1
                     golden.status = "retired"
                     golden.version += 1
-                    golden.updated_at = now
+                    written.append(golden.row(now))
                     audits.append(Audit("retire", entity_type, golden.id, before, snapshot(golden)))
                     events.append(
                         Event(
@@ -478,7 +526,7 @@ def recompute(
             if golden.version > 0 and attributes == golden.attributes and golden.status == "active":
                 counts["unchanged"] += 1
                 if provenance != golden.provenance:
-                    updates.append({"id": golden.id, "provenance": provenance})
+                    updates.append({"b_id": golden.id, "provenance": provenance})
                 continue
             created = golden.version == 0
             changed = sorted(
@@ -491,7 +539,7 @@ def recompute(
             golden.version += 1
             golden.status = "active"
             golden.merged_into_id = None
-            golden.updated_at = now
+            written.append(golden.row(now))
             counts["created" if created else "updated"] += 1
             after = snapshot(golden)
             audits.append(
@@ -509,9 +557,10 @@ def recompute(
                     payload,
                 )
             )
-    if updates:
-        session.execute(update(GoldenRecord), updates)
-    session.flush()
+    for rows in (written, updates):
+        if rows:
+            run(session, _WRITE_GOLDEN, rows)  # one executemany
+    _expire_loaded(session, [row["b_id"] for row in written + updates])
     write_audit(session, audits, ctx)
     emit(session, events, ctx)
     return counts

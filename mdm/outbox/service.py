@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import BigInteger, bindparam, event, func, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from mdm.database import bulk_insert, table_of, utcnow
+from mdm.database import Prebuilt, bulk_insert, run, table_of, utcnow
 from mdm.outbox.models import OutboxEvent, OutboxHead
 
 EVENT_TYPES = (
@@ -73,6 +73,17 @@ def emit(session: Session, events: Sequence[Event], ctx: ChangeContext) -> None:
     session.info.setdefault(_PENDING, []).extend((e, ctx) for e in events)
 
 
+# Takes the head's row lock until the commit: sequence numbers follow commit order.
+_ADVANCE = Prebuilt(
+    lambda _: (
+        update(OutboxHead)
+        .where(OutboxHead.id == 1)
+        .values(last_seq=OutboxHead.last_seq + bindparam("n", type_=BigInteger()))
+        .returning(OutboxHead.last_seq)
+    )
+)
+
+
 def write_pending(session: Session) -> list[int]:
     """Write the session's queued events now and return their sequence numbers.
 
@@ -83,12 +94,7 @@ def write_pending(session: Session) -> list[int]:
     if not pending:
         return []
     n = len(pending)
-    last = session.execute(
-        update(OutboxHead)
-        .where(OutboxHead.id == 1)
-        .values(last_seq=OutboxHead.last_seq + n)
-        .returning(OutboxHead.last_seq)
-    ).scalar_one()
+    last = run(session, _ADVANCE, {"n": n}).scalar_one()
     first = last - n + 1
     now = utcnow()
     bulk_insert(
