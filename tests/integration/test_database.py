@@ -6,9 +6,11 @@ from __future__ import annotations
 from sqlalchemy import Engine, or_, select, text
 from sqlalchemy.orm import Session
 
+from mdm.api.app import api_unit_of_work
 from mdm.database import Prebuilt, UnitOfWork, create_engine, run, run_scalars
 from mdm.golden.models import GoldenRecord
 from mdm.golden.service import create_goldens
+from mdm.settings import Settings
 
 
 def test_reads_run_on_the_reader_whose_connections_plan_each_statement_once(
@@ -33,6 +35,28 @@ def test_reads_run_on_the_reader_whose_connections_plan_each_statement_once(
             assert connection.engine is engine
     finally:
         reader.dispose()
+
+
+def test_the_api_plans_each_statement_once_on_postgresql(engine: Engine) -> None:
+    postgres = engine.dialect.name == "postgresql"
+    url = engine.url.render_as_string(hide_password=False)
+    uow, engines = api_unit_of_work(Settings(database_url=url))
+    try:
+        with uow.begin() as session:
+            if postgres:
+                mode = session.execute(text("SHOW plan_cache_mode")).scalar()
+                assert mode == "force_generic_plan"
+        with uow.reading() as connection:
+            if postgres:
+                mode = connection.exec_driver_sql("SHOW plan_cache_mode").scalar()
+                assert mode == "force_generic_plan"
+        # Look-ups have a pool of their own on PostgreSQL; SQLite has one engine.
+        assert len(engines) == (2 if postgres else 1)
+        assert connection.engine is engines[-1]
+        assert session.get_bind() is engines[0]
+    finally:
+        for each in engines:
+            each.dispose()
 
 
 def test_a_prebuilt_statement_binds_id_lists_by_name_and_sees_pending_changes(
