@@ -295,6 +295,23 @@ def _keys_of(
     return keys
 
 
+_MEMBERS_OF_RECORDS = Prebuilt(
+    lambda ids_in: select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
+        ids_in(GoldenMember.source_record_id, "ids")
+    )
+)
+_DETACH = Prebuilt(
+    lambda ids_in: delete(GoldenMember).where(ids_in(GoldenMember.source_record_id, "ids"))
+)
+_CLOSE_XREF = Prebuilt(
+    lambda ids_in: (
+        update(XrefHistory)
+        .where(ids_in(XrefHistory.source_record_id, "ids"), XrefHistory.unlinked_at.is_(None))
+        .values(unlinked_at=bindparam("now", type_=XrefHistory.unlinked_at.type))
+    )
+)
+
+
 def unlink(
     session: Session,
     entity_type: str,
@@ -313,35 +330,15 @@ def unlink(
     """
     former: dict[int, int] = {}
     for chunk in _chunks(list(record_ids)):
-        former.update(
-            dict(
-                session.execute(
-                    select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
-                        id_in(GoldenMember.source_record_id, chunk, session)
-                    )
-                ).all()
-            )
-        )
+        former.update((r, g) for r, g in run(session, _MEMBERS_OF_RECORDS, {"ids": list(chunk)}))
     if not former:
         return former
     now = utcnow()
     for chunk in _chunks(list(former)):
-        # Bulk statements: no loaded objects of these tables to keep in step (saves the
-        # RETURNING of every row and the session's bookkeeping).
-        session.execute(
-            delete(GoldenMember)
-            .where(id_in(GoldenMember.source_record_id, chunk, session))
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(XrefHistory)
-            .where(
-                id_in(XrefHistory.source_record_id, chunk, session),
-                XrefHistory.unlinked_at.is_(None),
-            )
-            .values(unlinked_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        # Core statements: no loaded objects of these tables to keep in step (no RETURNING
+        # of every row, none of the session's bookkeeping).
+        run(session, _DETACH, {"ids": list(chunk)})
+        run(session, _CLOSE_XREF, {"ids": list(chunk), "now": now})
     if reason != "relink":
         known = _keys_of(session, list(former), keys)
         unlinked = [
