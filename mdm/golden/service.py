@@ -300,6 +300,16 @@ _MEMBERS_OF_RECORDS = Prebuilt(
         ids_in(GoldenMember.source_record_id, "ids")
     )
 )
+
+
+def golden_ids_of(session: Session, record_ids: Sequence[int]) -> dict[int, int]:
+    """The golden record of each of these source records that is in one (record → golden)."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(list(record_ids)):
+        found.update((r, g) for r, g in run(session, _MEMBERS_OF_RECORDS, {"ids": list(chunk)}))
+    return found
+
+
 _DETACH = Prebuilt(
     lambda ids_in: delete(GoldenMember).where(ids_in(GoldenMember.source_record_id, "ids"))
 )
@@ -328,9 +338,7 @@ def unlink(
     when a record ends up back where it was) instead of being emitted now. ``keys`` as for
     `link`.
     """
-    former: dict[int, int] = {}
-    for chunk in _chunks(list(record_ids)):
-        former.update((r, g) for r, g in run(session, _MEMBERS_OF_RECORDS, {"ids": list(chunk)}))
+    former = golden_ids_of(session, record_ids)
     if not former:
         return former
     now = utcnow()

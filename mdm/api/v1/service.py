@@ -56,7 +56,7 @@ from mdm.canonical.models import MAX_SOURCE_ID, EntityType
 from mdm.canonical.storable import unstorable_fields
 from mdm.clients.scopes import split_scopes
 from mdm.clients.service import authenticate_client, grant_scopes, mint_token, shared_with
-from mdm.database import Prebuilt, UnitOfWork, id_in, run, run_scalars
+from mdm.database import Prebuilt, UnitOfWork, id_in, run_scalars
 from mdm.errors import (
     BatchTooLargeError,
     ConflictError,
@@ -68,7 +68,8 @@ from mdm.errors import (
     VersionMismatchError,
 )
 from mdm.golden.lookup import GoldenView, golden_by_id, golden_by_source
-from mdm.golden.models import GoldenMember, GoldenRecord
+from mdm.golden.models import GoldenRecord
+from mdm.golden.service import golden_ids_of
 from mdm.ingest.service import Candidate, RecordOutcome, Rejection, ingest_batch
 from mdm.linkage.service import MatchSummary, match_pending
 from mdm.mapping.service import validate_canonical
@@ -117,11 +118,6 @@ def _origin(ctx: ChangeContext) -> str:
     return f"api:{ctx.correlation_id or 'untraced'}"
 
 
-_GOLDEN_IDS = Prebuilt(
-    lambda ids_in: select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
-        ids_in(GoldenMember.source_record_id, "ids")
-    )
-)
 _OPEN_TASKS = Prebuilt(
     lambda _: (
         select(MatchCandidate.id)
@@ -137,13 +133,6 @@ _OPEN_TASKS = Prebuilt(
 )
 
 
-def _golden_ids(session: Session, record_ids: Sequence[int]) -> dict[int, int]:
-    if not record_ids:
-        return {}
-    rows = run(session, _GOLDEN_IDS, {"ids": list(record_ids)})
-    return {int(r): int(g) for r, g in rows}
-
-
 def _open_tasks(session: Session, record_id: int) -> list[int]:
     return run_scalars(session, _OPEN_TASKS, {"record": record_id})
 
@@ -152,7 +141,7 @@ def _record_read(
     session: Session, source: str, entity: EntityType, outcome: RecordOutcome
 ) -> RecordRead:
     record_id = outcome.record_id
-    golden_id = _golden_ids(session, [record_id]).get(record_id) if record_id else None
+    golden_id = golden_ids_of(session, [record_id]).get(record_id) if record_id else None
     tasks = _open_tasks(session, record_id) if record_id else []
     return RecordRead(
         source=source,
@@ -310,7 +299,7 @@ def ingest_records(
             session, system, entity, items, origin=_origin(ctx), actor=ctx.actor
         )
         matched = match_pending(session, entity.value, ctx, record_ids=_ids(outcomes))
-        goldens = _golden_ids(session, [o.record_id for o in outcomes if o.record_id])
+        goldens = golden_ids_of(session, [o.record_id for o in outcomes if o.record_id])
     _observe(metrics, source, entity, outcomes, matched)
     results = [
         BatchItemRead(
@@ -574,7 +563,7 @@ def _review_records(session: Session, record_ids: Sequence[int]) -> dict[int, Re
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
         .where(id_in(SourceRecord.id, record_ids, session))
     ).all()
-    goldens = _golden_ids(session, record_ids)
+    goldens = golden_ids_of(session, record_ids)
     return {
         rid: ReviewRecordRead(
             source_record_id=rid,
@@ -772,7 +761,7 @@ def unmerge_record(
         )
         if record_id is None:
             raise NotFoundError(f"{source} has sent no {golden.entity_type} '{source_id}'")
-        if _golden_ids(session, [record_id]).get(record_id) != golden_id:
+        if golden_ids_of(session, [record_id]).get(record_id) != golden_id:
             raise ConflictError(
                 f"{source} record '{source_id}' is not in golden record {golden_id}"
             )
