@@ -568,7 +568,7 @@ def open_batch(
 
 
 _COUNTS = Prebuilt(lambda _: update(IngestBatch).where(IngestBatch.id == bindparam("batch")))
-_OPEN_COMPLETE = Prebuilt(lambda _: insert(IngestBatch).returning(IngestBatch.id))
+_INSERT_BATCH = Prebuilt(lambda _: insert(IngestBatch).returning(IngestBatch.id))
 
 
 def record_counts(
@@ -604,12 +604,13 @@ def ingest_batch(
     A source ID repeated in the batch is applied in order, each occurrence on the last.
     Returns the batch's ID and the outcomes.
     """
-    # It completes in this transaction, so no load is seen running under it, nor left running
-    # of its origin (`open_batch`): one statement. Its tallies follow below.
+    # The batch completes in the caller's transaction: no one sees it running, and it leaves
+    # no load of its origin running for `open_batch` to look for. One insert; its tallies
+    # follow below.
     now = utcnow()
     batch_id = run(
         session,
-        _OPEN_COMPLETE,
+        _INSERT_BATCH,
         {
             "source_system_id": source.id,
             "entity_type": EntityType(entity_type).value,
