@@ -55,7 +55,8 @@ class GoldenView:
 _member = aliased(GoldenMember, name="member")
 _member_record = aliased(SourceRecord, name="member_record")
 _member_system = aliased(SourceSystem, name="member_system")
-_COLUMNS = (
+# A golden record's own state, in this order (recomputation reads it too).
+GOLDEN_STATE = (
     GoldenRecord.id,
     GoldenRecord.entity_type,
     GoldenRecord.status,
@@ -63,6 +64,9 @@ _COLUMNS = (
     GoldenRecord.merged_into_id,
     GoldenRecord.attributes,
     GoldenRecord.provenance,
+)
+_COLUMNS = (
+    *GOLDEN_STATE,
     GoldenRecord.updated_at,
     _member_system.code,
     _member_record.source_id,

@@ -33,7 +33,7 @@ from mdm.database import (
     utcnow,
 )
 from mdm.errors import NotFoundError
-from mdm.golden.lookup import XrefLink, golden_by_id
+from mdm.golden.lookup import GOLDEN_STATE, XrefLink, golden_by_id
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
 from mdm.golden.survivorship import (
     Member,
@@ -408,24 +408,14 @@ _OVERRIDES = Prebuilt(
 )
 
 
-_GOLDENS = Prebuilt(
-    lambda ids_in: select(
-        GoldenRecord.id,
-        GoldenRecord.entity_type,
-        GoldenRecord.status,
-        GoldenRecord.version,
-        GoldenRecord.merged_into_id,
-        GoldenRecord.attributes,
-        GoldenRecord.provenance,
-    ).where(ids_in(GoldenRecord.id, "ids"))
-)
+_GOLDENS = Prebuilt(lambda ids_in: select(*GOLDEN_STATE).where(ids_in(GoldenRecord.id, "ids")))
 # Executed with one dictionary per golden record: ``b_id`` and the columns to set.
 _WRITE_GOLDEN = Prebuilt(lambda _: update(GoldenRecord).where(GoldenRecord.id == bindparam("b_id")))
 
 
 @dataclass(slots=True)
 class _Golden:
-    """A golden record as recomputation reads and changes it (no ORM object to track)."""
+    """A golden record as recomputation reads (`GOLDEN_STATE`) and changes it (no ORM object)."""
 
     id: int
     entity_type: str
