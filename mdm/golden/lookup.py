@@ -52,6 +52,27 @@ class GoldenView:
     redirected_from: int | None = None
 
 
+def members_with(*columns: Any) -> Select[Any]:
+    """Golden records' members with their records' keys, then ``columns``.
+
+    The keys: golden ID, record ID, source system code, source ID, the system's trust rank.
+    Add the condition on ``golden_member.golden_id`` (survivorship and the hierarchy read their
+    golden records' members through it).
+    """
+    return (
+        select(
+            GoldenMember.golden_id,
+            SourceRecord.id,
+            SourceSystem.code,
+            SourceRecord.source_id,
+            SourceSystem.trust_rank,
+            *columns,
+        )
+        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+    )
+
+
 _member = aliased(GoldenMember, name="member")
 _member_record = aliased(SourceRecord, name="member_record")
 _member_system = aliased(SourceSystem, name="member_system")

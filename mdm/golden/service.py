@@ -33,7 +33,7 @@ from mdm.database import (
     utcnow,
 )
 from mdm.errors import NotFoundError
-from mdm.golden.lookup import GOLDEN_STATE, XrefLink, golden_by_id
+from mdm.golden.lookup import GOLDEN_STATE, XrefLink, golden_by_id, members_with
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
 from mdm.golden.survivorship import (
     Member,
@@ -382,19 +382,8 @@ def _json_default(value: Any) -> Any:
 
 
 _MEMBERS = Prebuilt(
-    lambda ids_in: (
-        select(
-            GoldenMember.golden_id,
-            SourceRecord.id,
-            SourceSystem.code,
-            SourceRecord.source_id,
-            SourceSystem.trust_rank,
-            SourceRecord.received_at,
-            SourceRecord.canonical,
-        )
-        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
-        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
-        .where(ids_in(GoldenMember.golden_id, "ids"))
+    lambda ids_in: members_with(SourceRecord.received_at, SourceRecord.canonical).where(
+        ids_in(GoldenMember.golden_id, "ids")
     )
 )
 _OVERRIDES = Prebuilt(

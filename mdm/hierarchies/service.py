@@ -60,6 +60,7 @@ from mdm.database import (
     utcnow,
 )
 from mdm.errors import ConflictError, InvalidInputError, NotFoundError
+from mdm.golden.lookup import members_with
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.hierarchies.models import HierarchyClaim, HierarchyConflict, HierarchyEdge
 from mdm.outbox.service import ChangeContext, Event, emit
@@ -996,17 +997,8 @@ def _dependent_children(session: Session, golden_ids: Sequence[int]) -> set[int]
 
 _MEMBER_PARENTS = Prebuilt(
     lambda ids_in: (
-        select(
-            GoldenMember.golden_id,
-            SourceRecord.id,
-            SourceSystem.code,
-            SourceRecord.source_id,
-            SourceSystem.trust_rank,
-            # Only the parent references travel, not each whole canonical document.
-            SourceRecord.canonical["parents"],
-        )
-        .join(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
-        .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        # Only the parent references travel, not each whole canonical document.
+        members_with(SourceRecord.canonical["parents"])
         .join(GoldenRecord, GoldenRecord.id == GoldenMember.golden_id)
         .where(
             ids_in(GoldenMember.golden_id, "ids"),
