@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -399,11 +399,14 @@ class Prebuilt(Generic[S]):
     and a single record's upsert runs the same score of statements each time.
     """
 
-    __slots__ = ("_build", "_built")
+    __slots__ = ("_build", "_built", "_direct")
 
     def __init__(self, build: Callable[[IdsIn], S]) -> None:
         self._build = build
         self._built: dict[str, S] = {}
+        # On PostgreSQL, the statement compiled for the driver, by the names of the parameters
+        # it is run with (an INSERT's columns are those given); None when SQLAlchemy runs it.
+        self._direct: dict[tuple[str, ...], _Direct | None] = {}
 
     def on(self, connection: Connection) -> S:
         """The statement as built for the connection's database."""
@@ -414,20 +417,145 @@ class Prebuilt(Generic[S]):
             self._built[name] = built
         return built
 
+    def direct(self, connection: Connection, keys: tuple[str, ...]) -> _Direct | None:
+        """The statement compiled for the driver (for these parameters), if it can run it."""
+        try:
+            return self._direct[keys]
+        except KeyError:
+            statement = self.on(connection)
+            direct = self._direct[keys] = _Direct.compile(statement, connection, keys)
+            return direct
+
+
+class _Direct:
+    """A PostgreSQL statement compiled once, that the driver runs without SQLAlchemy.
+
+    SQLAlchemy's execution of a compiled and cached statement still costs Python on every call
+    (its cache key, the parameters' and the result's set-up), as much again as the driver's own
+    work. The SQL, the defaults of the parameters and their conversions are taken from
+    SQLAlchemy's compiler once; a statement whose results need converting (or whose SQL is
+    finished only at execution) is left to SQLAlchemy.
+    """
+
+    __slots__ = ("defaults", "processors", "sql")
+
+    def __init__(
+        self, sql: str, defaults: dict[str, Any], processors: dict[str, Callable[[Any], Any]]
+    ) -> None:
+        self.sql = sql
+        self.defaults = defaults
+        self.processors = processors
+
+    @classmethod
+    def compile(
+        cls, statement: Executable, connection: Connection, keys: tuple[str, ...]
+    ) -> _Direct | None:
+        dialect = connection.dialect
+        if dialect.paramstyle != "pyformat":
+            return None
+        compiled: Any = statement.compile(  # type: ignore[attr-defined]
+            dialect=dialect, column_keys=list(keys)
+        )
+        if (
+            compiled.literal_execute_params
+            or compiled.post_compile_params
+            # Column defaults computed in Python at execution (an INSERT's counts at 0, say).
+            or getattr(compiled, "insert_prefetch", None)
+            or getattr(compiled, "update_prefetch", None)
+        ):
+            return None
+        for column in compiled._result_columns:  # noqa: SLF001
+            if column.type._cached_result_processor(dialect, None) is not None:  # noqa: SLF001
+                return None
+        processors = {
+            name: process
+            for name, process in compiled._bind_processors.items()  # noqa: SLF001
+            if process is not None
+        }
+        required = {name for bind, name in compiled.bind_names.items() if bind.required}
+        defaults = {
+            name: value
+            for name, value in compiled.construct_params(_check=False).items()
+            if name not in required
+        }
+        return cls(str(compiled), defaults, processors)
+
+    def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters as the driver takes them: defaults filled in, values converted."""
+        bound = {**self.defaults, **params}
+        for name, process in self.processors.items():
+            value = bound.get(name)
+            if value is not None:
+                bound[name] = process(value)
+        return bound
+
+
+class Rows:
+    """The rows of a statement the driver ran, used as callers of `run` use a result."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        """Every row (named tuples)."""
+        return self._rows
+
+    def scalars(self) -> list[Any]:
+        """The first column of every row."""
+        return [row[0] for row in self._rows]
+
+    def scalar_one(self) -> Any:
+        """The first column of the one row there must be."""
+        (row,) = self._rows
+        return row[0]
+
+
+def _run_direct(connection: Connection, direct: _Direct, params: Any) -> Rows:
+    import psycopg
+    from psycopg.rows import namedtuple_row
+
+    driver: Any = connection.connection.driver_connection
+    try:
+        with driver.cursor(row_factory=namedtuple_row) as cursor:
+            if isinstance(params, Mapping):
+                cursor.execute(direct.sql, direct.bind(params))
+            else:
+                cursor.executemany(direct.sql, [direct.bind(p) for p in params])
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return Rows(rows, cursor.rowcount)
+    except psycopg.Error as exc:
+        # As SQLAlchemy reports it (callers catch its IntegrityError, say), and a lost
+        # connection goes back to the pool as such.
+        if connection.dialect.is_disconnect(exc, driver, None):  # type: ignore[arg-type]
+            connection.invalidate(exc)
+        raise DBAPIError.instance(direct.sql, params, exc, psycopg.Error) from exc
+
 
 def run(
     bind: Session | Connection,
     statement: Prebuilt[Any],
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-) -> CursorResult[*tuple[Any, ...]]:
+) -> Rows | CursorResult[*tuple[Any, ...]]:
     """Run a prebuilt statement as Core (no ORM set-up), on the session's connection.
 
     Pending ORM changes are flushed first, as a query through the session would. A list of
-    parameter sets runs it once for each (one executemany).
+    parameter sets runs it once for each (one executemany). On PostgreSQL the driver runs it
+    by itself (`_Direct`), unless SQL is being echoed.
     """
     if isinstance(bind, Session):
         bind.flush()  # returns at once when nothing is pending
     connection = core_connection(bind)
+    if connection.dialect.name == "postgresql" and not connection.engine.echo:
+        first = params if isinstance(params, Mapping) else params[0]
+        direct = statement.direct(connection, tuple(first))
+        if direct is not None:
+            return _run_direct(connection, direct, params)
     return connection.execute(statement.on(connection), params)
 
 

@@ -3,11 +3,13 @@ statements built once."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, or_, select, text
+import pytest
+from sqlalchemy import Engine, bindparam, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mdm.api.app import api_unit_of_work
-from mdm.database import Prebuilt, UnitOfWork, create_engine, run, run_scalars
+from mdm.database import Prebuilt, Rows, UnitOfWork, create_engine, run, run_scalars
 from mdm.golden.models import GoldenRecord
 from mdm.golden.service import create_goldens
 from mdm.settings import Settings
@@ -79,3 +81,56 @@ def test_a_prebuilt_statement_binds_id_lists_by_name_and_sees_pending_changes(
     session.get_one(GoldenRecord, second).merged_into_id = first
     rows = run(session, statement, {"ids": [first]}).all()
     assert [tuple(r) for r in rows] == [(first, None), (second, first)]
+
+
+def test_a_prebuilt_statement_runs_alike_whether_the_driver_or_sqlalchemy_runs_it(
+    session: Session,
+) -> None:
+    first, second = create_goldens(session, "customer", 2)
+    write = Prebuilt(
+        lambda _: (
+            update(GoldenRecord)
+            .where(GoldenRecord.id == bindparam("b_id"))
+            .values(attributes=bindparam("attributes"), version=bindparam("version"))
+        )
+    )
+    read = Prebuilt(
+        lambda ids_in: (
+            select(GoldenRecord.id, GoldenRecord.attributes, GoldenRecord.status)
+            .where(ids_in(GoldenRecord.id, "ids"))
+            .order_by(GoldenRecord.id)
+        )
+    )
+    # One executemany; JSON goes in and comes back as it was.
+    run(
+        session,
+        write,
+        [
+            {"b_id": first, "attributes": {"name": "Acme", "tags": ["a", "b"]}, "version": 2},
+            {"b_id": second, "attributes": {"name": "Émile & Co"}, "version": 3},
+        ],
+    )
+    rows = run(session, read, {"ids": [first, second]}).all()
+    assert [(r.id, r.attributes, r.status) for r in rows] == [
+        (first, {"name": "Acme", "tags": ["a", "b"]}, "active"),
+        (second, {"name": "Émile & Co"}, "active"),
+    ]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Plain statements go to the driver; an INSERT whose columns have defaults computed
+        # in Python (status, version, times) is left to SQLAlchemy, which computes them.
+        assert isinstance(run(session, read, {"ids": [first]}), Rows)
+    create = Prebuilt(lambda _: insert(GoldenRecord).returning(GoldenRecord.id))
+    (new_id,) = run(session, create, {"entity_type": "customer"}).scalars()
+    assert run(session, read, {"ids": [new_id]}).all()[0].status == "active"
+    # A constraint broken through the driver is SQLAlchemy's IntegrityError, as elsewhere.
+    unnamed = Prebuilt(
+        lambda _: (
+            update(GoldenRecord)
+            .where(GoldenRecord.id == bindparam("b_id"))
+            .values(entity_type=bindparam("entity_type"))
+        )
+    )
+    with pytest.raises(IntegrityError), session.begin_nested():
+        run(session, unnamed, {"b_id": first, "entity_type": None})
+    assert run_scalars(session, read, {"ids": [first]}) == [first]
