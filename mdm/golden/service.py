@@ -310,8 +310,13 @@ def golden_ids_of(session: Session, record_ids: Sequence[int]) -> dict[int, int]
     return found
 
 
+# Returns what it detached, (record, former golden record): no read of the memberships first.
 _DETACH = Prebuilt(
-    lambda ids_in: delete(GoldenMember).where(ids_in(GoldenMember.source_record_id, "ids"))
+    lambda ids_in: (
+        delete(GoldenMember)
+        .where(ids_in(GoldenMember.source_record_id, "ids"))
+        .returning(GoldenMember.source_record_id, GoldenMember.golden_id)
+    )
 )
 _CLOSE_XREF = Prebuilt(
     lambda ids_in: (
@@ -338,15 +343,18 @@ def unlink(
     when a record ends up back where it was) instead of being emitted now. ``keys`` as for
     `link`.
     """
-    former = golden_ids_of(session, record_ids)
+    former: dict[int, int] = {}
+    now = utcnow()
+    for chunk in _chunks(list(record_ids)):
+        # Core statements: no loaded objects of these tables to keep in step (none of the
+        # session's bookkeeping).
+        detached = {int(r): int(g) for r, g in run(session, _DETACH, {"ids": list(chunk)})}
+        if detached:
+            run(session, _CLOSE_XREF, {"ids": list(detached), "now": now})
+            former.update(detached)
     if not former:
         return former
-    now = utcnow()
-    for chunk in _chunks(list(former)):
-        # Core statements: no loaded objects of these tables to keep in step (no RETURNING
-        # of every row, none of the session's bookkeeping).
-        run(session, _DETACH, {"ids": list(chunk)})
-        run(session, _CLOSE_XREF, {"ids": list(chunk), "now": now})
+    former = dict(sorted(former.items()))
     if reason != "relink":
         known = _keys_of(session, list(former), keys)
         unlinked = [

@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import orjson
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import BigInteger, bindparam, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -56,7 +56,7 @@ from mdm.canonical.models import MAX_SOURCE_ID, EntityType
 from mdm.canonical.storable import unstorable_fields
 from mdm.clients.scopes import split_scopes
 from mdm.clients.service import authenticate_client, grant_scopes, mint_token, shared_with
-from mdm.database import Prebuilt, UnitOfWork, id_in, run_scalars
+from mdm.database import Prebuilt, UnitOfWork, id_in, run
 from mdm.errors import (
     BatchTooLargeError,
     ConflictError,
@@ -68,7 +68,7 @@ from mdm.errors import (
     VersionMismatchError,
 )
 from mdm.golden.lookup import GoldenView, golden_by_id, golden_by_source
-from mdm.golden.models import GoldenRecord
+from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.golden.service import golden_ids_of
 from mdm.ingest.service import Candidate, RecordOutcome, Rejection, ingest_batch
 from mdm.linkage.service import MatchSummary, match_pending
@@ -118,31 +118,36 @@ def _origin(ctx: ChangeContext) -> str:
     return f"api:{ctx.correlation_id or 'untraced'}"
 
 
-_OPEN_TASKS = Prebuilt(
-    lambda _: (
-        select(MatchCandidate.id)
-        .where(
+# The record's golden record ("golden") and its open review tasks ("task"), in one read.
+_PLACE = Prebuilt(
+    lambda _: union_all(
+        select(literal("golden").label("kind"), GoldenMember.golden_id.label("id")).where(
+            GoldenMember.source_record_id == bindparam("record", type_=BigInteger())
+        ),
+        select(literal("task"), MatchCandidate.id).where(
             MatchCandidate.status == "open",
             or_(
-                MatchCandidate.left_record_id == bindparam("record"),
-                MatchCandidate.right_record_id == bindparam("record"),
+                MatchCandidate.left_record_id == bindparam("record", type_=BigInteger()),
+                MatchCandidate.right_record_id == bindparam("record", type_=BigInteger()),
             ),
-        )
-        .order_by(MatchCandidate.id)
+        ),
     )
 )
-
-
-def _open_tasks(session: Session, record_id: int) -> list[int]:
-    return run_scalars(session, _OPEN_TASKS, {"record": record_id})
 
 
 def _record_read(
     session: Session, source: str, entity: EntityType, outcome: RecordOutcome
 ) -> RecordRead:
     record_id = outcome.record_id
-    golden_id = golden_ids_of(session, [record_id]).get(record_id) if record_id else None
-    tasks = _open_tasks(session, record_id) if record_id else []
+    golden_id: int | None = None
+    tasks: list[int] = []
+    if record_id is not None:
+        for kind, found in run(session, _PLACE, {"record": record_id}):
+            if kind == "golden":
+                golden_id = int(found)
+            else:
+                tasks.append(int(found))
+    tasks.sort()
     return RecordRead(
         source=source,
         entity_type=entity.value,
