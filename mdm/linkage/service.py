@@ -96,6 +96,7 @@ from mdm.golden.service import (
 )
 from mdm.golden.survivorship import Member
 from mdm.hierarchies.service import sync_hierarchy
+from mdm.ingest.service import WaitingRecord
 from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
 from mdm.outbox.service import ChangeContext, Event, emit
 from mdm.sources.models import SourceRecord, SourceSystem
@@ -622,6 +623,7 @@ def match_pending(
     hierarchies: bool = True,
     workers: int = 1,
     first_chunk: Sequence[int] | None = None,
+    claimed: Sequence[WaitingRecord] | None = None,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
@@ -630,7 +632,10 @@ def match_pending(
     those records (an API request matches what it stored, not a file load's backlog).
     ``first_chunk`` names the records of the first chunk (those of them still waiting; the bulk
     runner's processing order, `processing_order`); later chunks are claimed in ID order.
-    ``workers`` processes standardise a large chunk's records side by side.
+    ``workers`` processes standardise a large chunk's records side by side. ``claimed``: records
+    the caller wrote in this transaction (so holds locked) and marked matched, with what
+    matching needs of them (`mdm.ingest.service.ingest_one`): matched as they are, without
+    looking for them (``record_ids`` and the chunk options do not apply).
     """
     if record_ids is not None and not record_ids:
         return MatchSummary(entity_type)
@@ -638,6 +643,11 @@ def match_pending(
     spec = spec_for(entity_type)
     model = None if retrain else active_model(session, entity_type)
     chunks = 0
+    if claimed is not None:
+        if claimed:
+            _match_chunk(session, entity_type, spec, model, claimed, ctx, summary)
+        trim_value_caches(SERVER_VALUE_CACHE)
+        return summary
     while max_chunks is None or chunks < max_chunks:
         chunks += 1
         params: dict[str, Any] = {"entity": entity_type, "limit": chunk_size}

@@ -13,7 +13,7 @@ from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork
 from mdm.errors import NotFoundError
 from mdm.ingest.models import IngestBatch, RejectedRecord
-from mdm.ingest.service import Candidate, ingest_batch, ingest_file
+from mdm.ingest.service import Candidate, ingest_batch, ingest_file, ingest_one
 from mdm.mapping.service import parse_mapping
 from mdm.sources.models import SourceRecord, SourceRecordVersion
 from mdm.sources.service import get_source_system, sync_source_systems
@@ -363,3 +363,112 @@ def test_a_bulk_load_refreshes_the_planners_statistics_on_postgresql(
     assert len(refreshed) == (1 if postgres else 2)
     load(uow, write(tmp_path, "c3.csv", HEADER + rows(9, 4)))
     assert len(refreshed) == (2 if postgres else 3)
+
+
+def _stored_rows(session: Session, batch_id: int) -> tuple[Any, ...]:
+    """A single record's batch, head and versions, as both ingest paths must leave them."""
+    batch = session.execute(
+        select(
+            IngestBatch.status,
+            IngestBatch.read_count,
+            IngestBatch.new_count,
+            IngestBatch.changed_count,
+            IngestBatch.unchanged_count,
+            IngestBatch.deleted_count,
+            IngestBatch.finished_at.is_not(None),
+        ).where(IngestBatch.id == batch_id)
+    ).one()
+    head = session.execute(
+        select(
+            SourceRecord.version,
+            SourceRecord.canonical,
+            SourceRecord.deleted_at.is_not(None),
+            SourceRecord.last_batch_id == batch_id,
+        ).where(SourceRecord.source_id == "one")
+    ).one_or_none()
+    kept = session.execute(
+        select(
+            SourceRecordVersion.version,
+            SourceRecordVersion.deleted,
+            SourceRecordVersion.canonical,
+            SourceRecordVersion.raw,
+        )
+        .join(SourceRecord, SourceRecord.id == SourceRecordVersion.source_record_id)
+        .where(SourceRecord.source_id == "one")
+        .order_by(SourceRecordVersion.version)
+    ).all()
+    return tuple(batch), None if head is None else tuple(head), [tuple(v) for v in kept]
+
+
+def test_one_record_is_stored_as_a_batch_of_one_would_be(session: Session) -> None:
+    sync_source_systems(session, [MAPPING.source])
+    acme = {"source_id": "one", "legal_name": "Acme"}
+    steps = [
+        Candidate("one", None, None, deleted=True),  # never received: changes nothing
+        Candidate("one", acme, {"raw": 1}),
+        Candidate("one", acme, {"raw": 1}),  # the same again
+        Candidate("one", {**acme, "legal_name": "Acme Ltd"}, {"raw": 2}),
+        Candidate("one", None, None, deleted=True),
+    ]
+    expected = ["unchanged", "new", "unchanged", "changed", "deleted"]
+    for candidate, status in zip(steps, expected, strict=True):
+        stored = ingest_one(session, "dist", "customer", candidate, origin="api", actor="t")
+        assert stored.outcome.status == status
+        batch, head, kept = _stored_rows(session, stored.batch_id)
+        # The tallies of a completed batch of one record.
+        tallies = tuple(int(status == s) for s in ("new", "changed", "unchanged", "deleted"))
+        assert batch == ("completed", 1, *tallies, True)
+        if head is None:
+            assert status == "unchanged"
+            assert stored.outcome.record_id is None
+            continue
+        assert head[0] == stored.outcome.version == len(kept)
+        assert head[3] == (status != "unchanged")
+    assert kept == [
+        (1, False, acme, {"raw": 1}),
+        (2, False, {**acme, "legal_name": "Acme Ltd"}, {"raw": 2}),
+        (3, True, None, None),
+    ]
+    assert head == (3, {**acme, "legal_name": "Acme Ltd"}, True, True)
+    with pytest.raises(NotFoundError, match="unknown source system 'nope'"):
+        ingest_one(session, "nope", "customer", steps[1], origin="api", actor="t")
+
+
+def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: Session) -> None:
+    sync_source_systems(session, [MAPPING.source])
+    first = ingest_one(
+        session,
+        "dist",
+        "customer",
+        Candidate("one", {"source_id": "one", "legal_name": "Acme"}, None),
+        origin="api",
+        actor="t",
+        matched=True,
+    )
+    matched_version = session.scalar(
+        select(SourceRecord.matched_version).where(SourceRecord.source_id == "one")
+    )
+    if first.waiting is None:  # SQLite: the caller looks for it, still waiting
+        assert matched_version == 0
+        return
+    # PostgreSQL: marked matched as written, and handed back with what matching needs.
+    assert matched_version == 1
+    waiting = first.waiting
+    assert (waiting.id, waiting.code, waiting.source_id) == (first.outcome.record_id, "dist", "one")
+    assert waiting.canonical == {"source_id": "one", "legal_name": "Acme"}
+    assert (waiting.deleted_at, waiting.trust_rank, waiting.has_features) == (None, 5, False)
+    gone = ingest_one(
+        session,
+        "dist",
+        "customer",
+        Candidate("one", None, None, deleted=True),
+        origin="api",
+        actor="t",
+        matched=True,
+    )
+    assert gone.waiting is not None
+    assert gone.waiting.deleted_at is not None
+    assert (
+        session.scalar(select(SourceRecord.matched_version).where(SourceRecord.source_id == "one"))
+        == 2
+    )

@@ -70,7 +70,14 @@ from mdm.errors import (
 from mdm.golden.lookup import GoldenView, golden_by_id, golden_by_source
 from mdm.golden.models import GoldenMember, GoldenRecord
 from mdm.golden.service import golden_ids_of
-from mdm.ingest.service import Candidate, RecordOutcome, Rejection, ingest_batch
+from mdm.ingest.service import (
+    Candidate,
+    RecordOutcome,
+    Rejection,
+    StoredOne,
+    ingest_batch,
+    ingest_one,
+)
 from mdm.linkage.service import MatchSummary, match_pending
 from mdm.mapping.service import validate_canonical
 from mdm.outbox.service import EVENT_TYPES, ChangeContext, event_as_dict, newest_seq, read_feed
@@ -181,28 +188,39 @@ def put_record(
             "the body's source_id differs from the URL's",
             [{"field": "source_id", "message": f"must be '{source_id}' (as in the URL) or absent"}],
         )
+    # The URL's source ID is part of what was sent: with or without it in the body, the same
+    # record hashes the same, so a repeated PUT is idempotent.
+    raw = {**body, "source_id": source_id}
+    mapped = validate_canonical(entity, raw)
     with _ingesting(uow) as session:
-        system = get_source_system(session, source)
-        # The URL's source ID is part of what was sent: with or without it in the body, the
-        # same record hashes the same, so a repeated PUT is idempotent.
-        raw = {**body, "source_id": source_id}
-        mapped = validate_canonical(entity, raw)
         if not mapped.ok:
+            get_source_system(session, source)  # an unknown source is the first error
             raise InvalidInputError(
                 f"the {entity.value} record is invalid", [e.as_dict() for e in mapped.errors]
             )
-        _, (outcome,) = ingest_batch(
+        stored = ingest_one(
             session,
-            system,
+            source,
             entity,
-            [Candidate(source_id, mapped.canonical, raw)],
+            Candidate(source_id, mapped.canonical, raw),
             origin=_origin(ctx),
             actor=ctx.actor,
+            matched=True,
         )
-        matched = match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
+        outcome = stored.outcome
+        matched = _match_stored(session, entity, ctx, stored)
         read = _record_read(session, source, entity, outcome)
     _observe(metrics, source, entity, [outcome], matched)
     return read
+
+
+def _match_stored(
+    session: Session, entity: EntityType, ctx: ChangeContext, stored: StoredOne
+) -> MatchSummary:
+    """Match the record `ingest_one` stored: as it came back, or looked for if it did not."""
+    if stored.waiting is not None:
+        return match_pending(session, entity.value, ctx, claimed=[stored.waiting])
+    return match_pending(session, entity.value, ctx, record_ids=_ids([stored.outcome]))
 
 
 def _observe(
@@ -232,18 +250,19 @@ def delete_record(
 ) -> RecordRead:
     """Tombstone a source record and match (it leaves its golden record) in one transaction."""
     with _ingesting(uow) as session:
-        system = get_source_system(session, source)
-        _, (outcome,) = ingest_batch(
+        stored = ingest_one(
             session,
-            system,
+            source,
             entity,
-            [Candidate(source_id, None, None, deleted=True)],
+            Candidate(source_id, None, None, deleted=True),
             origin=_origin(ctx),
             actor=ctx.actor,
+            matched=True,
         )
+        outcome = stored.outcome
         if outcome.record_id is None:
             raise NotFoundError(f"{source} has sent no {entity.value} '{source_id}'")
-        matched = match_pending(session, entity.value, ctx, record_ids=_ids([outcome]))
+        matched = _match_stored(session, entity, ctx, stored)
         read = _record_read(session, source, entity, outcome)
     _observe(metrics, source, entity, [outcome], matched)
     return read
