@@ -669,18 +669,28 @@ class WaitingRecord(NamedTuple):
     has_features: bool
 
 
+class ModelIdentity(NamedTuple):
+    """The row of an entity type's active match model, as `mdm.linkage.service` tells it apart."""
+
+    id: int
+    version: int
+    created_at: datetime
+
+
 @dataclass(slots=True)
 class StoredOne:
     """What `ingest_one` did: the batch, the record's outcome, and the record to match.
 
     ``waiting`` is the record as matching takes it, already marked matched (the caller matches
     it in the same transaction); None when the caller must look for it (SQLite, or an
-    unchanged record, which may still wait from an earlier load).
+    unchanged record, which may still wait from an earlier load). ``newest_model``: the entity
+    type's active match model, read in the same round trip (None: none, or not read).
     """
 
     batch_id: int
     outcome: RecordOutcome
     waiting: WaitingRecord | None
+    newest_model: ModelIdentity | None = None
 
 
 # PostgreSQL: the source system, a new batch and the record's current head, in one round trip.
@@ -695,10 +705,14 @@ _START_ONE = Prebuilt(
         "SELECT b.id AS batch_id, b.source_system_id, s.trust_rank, r.id AS record_id, "
         "r.version, r.content_hash, "
         "EXISTS (SELECT 1 FROM match_features f WHERE f.source_record_id = r.id) "
-        "AS has_features "
+        "AS has_features, m.id AS model_id, m.version AS model_version, "
+        "m.created_at AS model_created_at "
         "FROM b JOIN s ON s.id = b.source_system_id "
         "LEFT JOIN source_record r ON r.source_system_id = b.source_system_id "
-        "AND r.entity_type = :entity AND r.source_id = :source_id"
+        "AND r.entity_type = :entity AND r.source_id = :source_id "
+        # What matching the record next asks first (`mdm.linkage.service.active_model`).
+        "LEFT JOIN LATERAL (SELECT id, version, created_at FROM match_model "
+        "WHERE entity_type = :entity AND active ORDER BY version DESC LIMIT 1) m ON true"
     )
 )
 # The batch's tallies once its one record is written (`record_counts`' columns).
@@ -785,7 +799,8 @@ def ingest_one(
     if not head:
         get_source_system(session, source)  # names the known ones
         raise AssertionError("unreachable: the source system exists")  # pragma: no cover
-    batch_id, system_id, trust_rank, record_id, version, content_hash, has_features = head[0]
+    batch_id, system_id, trust_rank, record_id, version, content_hash, has_features = head[0][:7]
+    model = None if head[0].model_id is None else ModelIdentity(*head[0][7:])
     counts = {"new": 0, "changed": 0, "unchanged": 0, "deleted": 0}
     tallies = {"batch": batch_id, "now": now}
     position = candidate.position
@@ -793,12 +808,13 @@ def ingest_one(
         # Deleting what was never received changes nothing.
         counts["unchanged"] = 1
         run(session, _FINISH_UNCHANGED, tallies | counts)
-        return StoredOne(batch_id, RecordOutcome(candidate.source_id, "unchanged", position), None)
+        outcome = RecordOutcome(candidate.source_id, "unchanged", position)
+        return StoredOne(batch_id, outcome, None, model)
     if record_id is not None and content_hash == candidate.content_hash:
         counts["unchanged"] = 1
         run(session, _FINISH_UNCHANGED, tallies | counts)
         outcome = RecordOutcome(candidate.source_id, "unchanged", position, record_id, version)
-        return StoredOne(batch_id, outcome, None)
+        return StoredOne(batch_id, outcome, None, model)
     values = tallies | {
         "system": system_id,
         "entity": entity,
@@ -848,7 +864,7 @@ def ingest_one(
         if matched
         else None
     )
-    return StoredOne(batch_id, outcome, waiting)
+    return StoredOne(batch_id, outcome, waiting, model)
 
 
 ProgressCallback = Callable[[int], object]

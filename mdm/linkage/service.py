@@ -96,7 +96,7 @@ from mdm.golden.service import (
 )
 from mdm.golden.survivorship import Member
 from mdm.hierarchies.service import sync_hierarchy
-from mdm.ingest.service import WaitingRecord
+from mdm.ingest.service import ModelIdentity, WaitingRecord
 from mdm.linkage.models import BlockingKey, MatchFeatures, MatchModelRecord
 from mdm.outbox.service import ChangeContext, Event, emit
 from mdm.sources.models import SourceRecord, SourceSystem
@@ -162,9 +162,18 @@ class _ModelCache:
     )
 
     def get(
-        self, bind: Session | Connection, entity_type: str, *, max_age: float = 0.0
+        self,
+        bind: Session | Connection,
+        entity_type: str,
+        *,
+        max_age: float = 0.0,
+        newest: ModelIdentity | None = None,
     ) -> tuple[int, MatchModel] | None:
-        """The active model, checked against the database unless checked within ``max_age`` s."""
+        """The active model, checked against the database unless checked within ``max_age`` s.
+
+        ``newest``: the active model's row as the caller just read it in its own statement
+        (`mdm.ingest.service.ingest_one`), in place of asking again.
+        """
         connection = core_connection(bind)
         slot = (connection.engine.url, entity_type)
         if max_age > 0:
@@ -172,7 +181,11 @@ class _ModelCache:
                 cached = self._models.get(slot)
             if cached is not None and time.monotonic() - cached[2] < max_age:
                 return cached[0][1], cached[1]
-        row = connection.execute(self._NEWEST, {"entity_type": entity_type}).first()
+        row = (
+            newest
+            if newest is not None
+            else connection.execute(self._NEWEST, {"entity_type": entity_type}).first()
+        )
         if row is None:
             with self._lock:
                 self._models.pop(slot, None)
@@ -221,9 +234,14 @@ def active_model_version(
     return _MODELS.get(bind, entity_type, max_age=max_age)
 
 
-def active_model(session: Session, entity_type: str) -> MatchModel | None:
-    """The newest active trained model of an entity type, if there is one."""
-    found = _MODELS.get(session, entity_type)
+def active_model(
+    session: Session, entity_type: str, *, newest: ModelIdentity | None = None
+) -> MatchModel | None:
+    """The newest active trained model of an entity type, if there is one.
+
+    ``newest``: its row's identity as the caller read it in this transaction, if it did.
+    """
+    found = _MODELS.get(session, entity_type, newest=newest)
     return None if found is None else found[1]
 
 
@@ -624,6 +642,7 @@ def match_pending(
     workers: int = 1,
     first_chunk: Sequence[int] | None = None,
     claimed: Sequence[WaitingRecord] | None = None,
+    newest_model: ModelIdentity | None = None,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
@@ -635,13 +654,14 @@ def match_pending(
     ``workers`` processes standardise a large chunk's records side by side. ``claimed``: records
     the caller wrote in this transaction (so holds locked) and marked matched, with what
     matching needs of them (`mdm.ingest.service.ingest_one`): matched as they are, without
-    looking for them (``record_ids`` and the chunk options do not apply).
+    looking for them (``record_ids`` and the chunk options do not apply). ``newest_model``: the
+    active model's row as the caller read it in this transaction (`ModelIdentity`), if it did.
     """
     if record_ids is not None and not record_ids:
         return MatchSummary(entity_type)
     summary = MatchSummary(entity_type)
     spec = spec_for(entity_type)
-    model = None if retrain else active_model(session, entity_type)
+    model = None if retrain else active_model(session, entity_type, newest=newest_model)
     chunks = 0
     if claimed is not None:
         if claimed:

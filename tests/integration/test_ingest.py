@@ -14,6 +14,7 @@ from mdm.database import UnitOfWork
 from mdm.errors import NotFoundError
 from mdm.ingest.models import IngestBatch, RejectedRecord
 from mdm.ingest.service import Candidate, ingest_batch, ingest_file, ingest_one
+from mdm.linkage.models import MatchModelRecord
 from mdm.mapping.service import parse_mapping
 from mdm.sources.models import SourceRecord, SourceRecordVersion
 from mdm.sources.service import get_source_system, sync_source_systems
@@ -468,6 +469,29 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
     )
     assert gone.waiting is not None
     assert gone.waiting.deleted_at is not None
+    # The active match model's row comes along (matching asks for it next): none yet, then
+    # the newest active one.
+    assert gone.newest_model is None
+    for version, active in ((1, True), (2, True), (3, False)):
+        session.add(
+            MatchModelRecord(entity_type="customer", version=version, document={}, active=active)
+        )
+    session.flush()
+    again = ingest_one(
+        session,
+        "dist",
+        "customer",
+        Candidate("one", {"source_id": "one", "legal_name": "Acme"}, None),
+        origin="api",
+        actor="t",
+        matched=True,
+    )
+    newest = session.execute(
+        select(MatchModelRecord.id, MatchModelRecord.version, MatchModelRecord.created_at).where(
+            MatchModelRecord.version == 2
+        )
+    ).one()
+    assert again.newest_model == tuple(newest)
     assert (
         session.scalar(select(SourceRecord.matched_version).where(SourceRecord.source_id == "one"))
         == 2

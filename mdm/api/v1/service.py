@@ -218,9 +218,14 @@ def _match_stored(
     session: Session, entity: EntityType, ctx: ChangeContext, stored: StoredOne
 ) -> MatchSummary:
     """Match the record `ingest_one` stored: as it came back, or looked for if it did not."""
+    newest = stored.newest_model
     if stored.waiting is not None:
-        return match_pending(session, entity.value, ctx, claimed=[stored.waiting])
-    return match_pending(session, entity.value, ctx, record_ids=_ids([stored.outcome]))
+        return match_pending(
+            session, entity.value, ctx, claimed=[stored.waiting], newest_model=newest
+        )
+    return match_pending(
+        session, entity.value, ctx, record_ids=_ids([stored.outcome]), newest_model=newest
+    )
 
 
 def _observe(
