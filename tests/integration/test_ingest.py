@@ -469,6 +469,10 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
     )
     assert gone.waiting is not None
     assert gone.waiting.deleted_at is not None
+    assert (
+        session.scalar(select(SourceRecord.matched_version).where(SourceRecord.source_id == "one"))
+        == 2
+    )
     # The active match model's row comes along (matching asks for it next): none yet, then
     # the newest active one.
     assert gone.newest_model is None
@@ -492,7 +496,3 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
         )
     ).one()
     assert again.newest_model == tuple(newest)
-    assert (
-        session.scalar(select(SourceRecord.matched_version).where(SourceRecord.source_id == "one"))
-        == 2
-    )
