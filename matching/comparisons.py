@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -171,15 +171,19 @@ def factorize(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[IntArray, npt.N
         codes, uniques = pd.factorize(flat)
         return codes.astype(np.int64), np.asarray(uniques, dtype=object)
     seen: dict[Any, int] = {}
-    out = np.empty(len(values), dtype=np.int64)
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and v != v):  # noqa: PLR0124 - NaN
-            out[i] = -1
-        else:
-            out[i] = seen.setdefault(v, len(seen))
+    items = values.tolist() if isinstance(values, np.ndarray) and values.dtype == object else values
+    small_codes = [
+        # Most values are strings, which need no test for a missing value.
+        seen.setdefault(v, len(seen)) if v.__class__ is str or not _missing(v) else -1
+        for v in items
+    ]
     uniq = np.empty(len(seen), dtype=object)
     uniq[:] = list(seen)
-    return out, uniq
+    return np.asarray(small_codes, dtype=np.int64), uniq
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)  # noqa: PLR0124 - NaN
 
 
 def scalar_codes(
@@ -218,7 +222,9 @@ def _scalar_codes(left: Frame, right: Frame | None, column: str, other: str | No
         return ScalarCodes(codes, codes, uniques)
     rframe = left if right is None else right
     rv = _column(rframe, other or column)
-    codes, uniques = factorize(np.concatenate([lv, rv]))
+    # A few records are joined as lists: the dict path reads lists without converting them.
+    both = lv.tolist() + rv.tolist() if len(lv) + len(rv) <= _SMALL else np.concatenate([lv, rv])
+    codes, uniques = factorize(both)
     return ScalarCodes(codes[: len(lv)], codes[len(lv) :], uniques)
 
 
@@ -277,25 +283,35 @@ def multi_codes(left: Frame, right: Frame | None, column: str) -> MultiCodes:
 def _multi_codes_small(
     lv: npt.NDArray[np.object_], rv: npt.NDArray[np.object_] | None
 ) -> MultiCodes:
-    """The same matrices filled with dicts: numpy set-up dominates for a few records."""
+    """The same matrices filled from lists: numpy set-up dominates for a few records."""
     seen: dict[Any, int] = {}
     namespaces: dict[str, int] = {}
+    # Namespace code of each distinct value (and -1 for the padding), found once per value.
+    ns_of: list[int] = []
+    padding = [-1] * MAX_VALUES
 
-    def fill(values: npt.NDArray[np.object_]) -> tuple[IntArray, IntArray]:
-        mat = np.full((len(values), MAX_VALUES), -1, dtype=np.int64)
-        ns = np.full((len(values), MAX_VALUES), -1, dtype=np.int64)
-        for i, v in enumerate(values.tolist()):
+    def fill(values: npt.NDArray[np.object_]) -> IntArray:
+        rows: list[int] = []
+        for v in values.tolist():
             items = v if isinstance(v, tuple | list) else (() if v is None else (v,))
-            for j, item in enumerate(items[:MAX_VALUES]):
-                mat[i, j] = seen.setdefault(item, len(seen))
-                text = str(item)
-                ns[i, j] = namespaces.setdefault(
-                    text.split("=", 1)[0] if "=" in text else "", len(namespaces)
-                )
-        return mat, ns
+            row: list[int] = []
+            for item in items[:MAX_VALUES]:
+                code = seen.get(item)
+                if code is None:
+                    code = seen[item] = len(seen)
+                    text = str(item)
+                    namespace = text.split("=", 1)[0] if "=" in text else ""
+                    ns_of.append(namespaces.setdefault(namespace, len(namespaces)))
+                row.append(code)
+            rows += row
+            rows += padding[len(row) :]
+        return np.asarray(rows, dtype=np.int64).reshape(len(values), MAX_VALUES)
 
-    lmat, lns = fill(lv)
-    rmat, rns = (lmat, lns) if rv is None else fill(rv)
+    lmat = fill(lv)
+    rmat = lmat if rv is None else fill(rv)
+    ns_codes = np.asarray([*ns_of, -1], dtype=np.int64)
+    lns = ns_codes[lmat]
+    rns = lns if rv is None else ns_codes[rmat]
     uniques = np.empty(len(seen), dtype=object)
     uniques[:] = list(seen)
     return MultiCodes(lmat, rmat, lns, rns, uniques)
@@ -398,6 +414,9 @@ class IdfTable:
 
     n_docs: int
     doc_freq: Mapping[str, int]
+    # Weights of the table's tokens once computed: a model's table scores every request.
+    # Only stored tokens are kept, so the cache never outgrows the table.
+    _weights: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def weight(self, token: str) -> float:
         """Inverse document frequency of ``token`` (unseen tokens count as seen once).
@@ -405,8 +424,14 @@ class IdfTable:
         >>> IdfTable(100, {"gmbh": 50}).weight("gmbh") < IdfTable(100, {}).weight("x")
         True
         """
-        df = self.doc_freq.get(token, 1)
-        return math.log((1 + self.n_docs) / (1 + df)) + 1.0
+        cached = self._weights.get(token)
+        if cached is not None:
+            return cached
+        df = self.doc_freq.get(token)
+        weight = math.log((1 + self.n_docs) / (1 + (1 if df is None else df))) + 1.0
+        if df is not None:
+            self._weights[token] = weight
+        return weight
 
 
 def build_idf(values: npt.NDArray[np.object_], max_tokens: int = 100_000) -> IdfTable:
@@ -486,11 +511,15 @@ def idf_cosine(
 
 def _unique_pairs(a: IntArray, b: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """Distinct (a, b) code pairs and, per input pair, the index of its distinct pair."""
+    if len(a) <= _SMALL:
+        # A dict in order of appearance, as pandas below: np.unique's sort costs more here.
+        seen: dict[tuple[int, int], int] = {}
+        pairs = zip(a.tolist(), b.tolist(), strict=True)
+        inverse_small = [seen.setdefault(p, len(seen)) for p in pairs]
+        distinct = np.asarray(list(seen), dtype=np.int64).reshape(len(seen), 2)
+        return distinct[:, 0], distinct[:, 1], np.asarray(inverse_small, dtype=np.int64)
     base = int(max(a.max(initial=0), b.max(initial=0))) + 1
     key = a * base + b
-    if len(key) <= _SMALL:
-        uniq_small, inverse_small = np.unique(key, return_inverse=True)
-        return uniq_small // base, uniq_small % base, inverse_small.astype(np.int64)
     # Hash-based factorize is linear; np.unique would sort.
     inverse, uniq = pd.factorize(key)
     uniq_arr = np.asarray(uniq, dtype=np.int64)
@@ -517,6 +546,13 @@ class _PairScores:
         self.ua, self.ub, self.inverse = _unique_pairs(a[work], b[work])
         self._strings: tuple[list[str], list[str]] | None = None
         self._cache: dict[tuple[str, str | None], FloatArray] = {}
+        self._same_digits: BoolArray | None = None
+
+    def same_digits(self) -> BoolArray:
+        """Whether each work pair holds the same digits (shared by every such level)."""
+        if self._same_digits is None:
+            self._same_digits = same_digits(self.codes.uniques, self.ua, self.ub)[self.inverse]
+        return self._same_digits
 
     def strings(self) -> tuple[list[str], list[str]]:
         if self._strings is None:
@@ -608,14 +644,14 @@ def compare(
     n = len(li)
     else_idx = len(comparison.levels) - 1
     levels = np.full(n, else_idx, dtype=np.int8)
-    decided = np.zeros(n, dtype=bool)
     if multi:
         mc = multi_codes(left, right, comparison.column)
         a_mat, b_mat = mc.left[li], mc.right[ri]
-        null = ~multi_present(a_mat) | ~multi_present(b_mat)
-        null |= _compared_elsewhere(comparison, left, right, li, ri)
+        null = ~(multi_present(a_mat) & multi_present(b_mat))
+        if comparison.unless_compared is not None:
+            null |= _compared_elsewhere(comparison, left, right, li, ri)
         levels[null] = 0
-        decided |= null
+        decided = null.copy()
         for k, level in enumerate(comparison.levels[1:-1], start=1):
             if level.column and level.kind in {"overlap", "exact"}:
                 other = multi_codes(left, right, level.column)
@@ -635,9 +671,11 @@ def compare(
 
     codes = scalar_codes(left, right, comparison.column)
     a, b = codes.left[li], codes.right[ri]
-    null = (a < 0) | (b < 0) | _compared_elsewhere(comparison, left, right, li, ri)
+    null = (a < 0) | (b < 0)
+    if comparison.unless_compared is not None:
+        null |= _compared_elsewhere(comparison, left, right, li, ri)
     levels[null] = 0
-    decided |= null
+    decided = null.copy()
     values_days: FloatArray | None = None
     pair_scores: _PairScores | None = None
     for k, level in enumerate(comparison.levels[1:-1], start=1):
@@ -660,8 +698,7 @@ def compare(
                 else (scores >= level.threshold - 1e-9)
             )
             if level.same_digits:
-                work = pair_scores.work
-                ok &= same_digits(codes.uniques, a[work], b[work])
+                ok &= pair_scores.same_digits()
             hit[pair_scores.work[ok]] = True
             hit &= todo
         elif level.kind == "numeric":
@@ -742,6 +779,16 @@ def same_digits(
     >>> same_digits(u, np.array([0, 2]), np.array([1, 3])).tolist()
     [False, True]
     """
+    if len(a) <= _SMALL:
+        # The digits of the values in use, compared as strings: pandas' set-up costs more.
+        digits: dict[int, str] = {}
+        for k in (*a.tolist(), *b.tolist()):
+            if k not in digits:
+                digits[k] = _NOT_DIGIT.sub("", str(uniques[k]))
+        return np.asarray(
+            [digits[x] == digits[y] for x, y in zip(a.tolist(), b.tolist(), strict=True)],
+            dtype=np.bool_,
+        ).reshape(len(a))
     digit_codes, _ = pd.factorize(
         np.asarray([_NOT_DIGIT.sub("", str(v)) for v in uniques.tolist()] + [""], dtype=object)[:-1]
     )

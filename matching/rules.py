@@ -120,12 +120,16 @@ def evaluate_rules(
     fired = np.zeros((n, len(spec.rules)), dtype=bool)
     must = np.zeros(n, dtype=bool)
     cannot = np.zeros(n, dtype=bool)
+    # Rules share conditions (both records are sites): each is evaluated once.
+    known: dict[Condition, BoolArray] = {}
     for r, rule in enumerate(spec.rules):
         holds = np.ones(n, dtype=bool)
         for cond in rule.all_of:
             if not holds.any():
                 break
-            holds &= condition_holds(cond, left, right, li, ri, multi=cond.column in multi)
+            if cond not in known:
+                known[cond] = condition_holds(cond, left, right, li, ri, multi=cond.column in multi)
+            holds &= known[cond]
         fired[:, r] = holds
         if rule.effect == "must_link":
             must |= holds

@@ -65,27 +65,35 @@ def _tf_adjustments(
     for c, comp in enumerate(model.spec.comparisons):
         if not comp.tf_adjust:
             continue
-        table = model.tf_table(comp.column)
-        params = model.parameters_for(comp.name)
         outcome = outcomes[c]
-        if table is None or params is None or outcome.left_codes is None:
-            continue
         exact = [k for k, lv in enumerate(comp.levels) if lv.kind == "exact"]
-        if not exact:
+        if outcome.left_codes is None or not exact:
             continue
         k = exact[0]
-        u_exact = params.u[k]
-        if u_exact is None:
-            continue
         at_exact = np.flatnonzero(levels[:, c] == k)
         if not len(at_exact):
             continue
+        table = model.tf_table(comp.column)
+        params = model.parameters_for(comp.name)
+        if table is None or params is None:
+            continue
+        u_exact = params.u[k]
+        if u_exact is None:
+            continue
         assert outcome.uniques is not None
         freqs = table.frequencies
-        tf_u = np.asarray(
-            [freqs.get(str(v), table.default) for v in outcome.uniques], dtype=np.float64
-        )
-        tf_pair = tf_u[outcome.left_codes[at_exact]]
+        codes = outcome.left_codes[at_exact]
+        if len(codes) < len(outcome.uniques):
+            # A few pairs (one record's candidates): look up only the values they agree on.
+            tf_pair = np.asarray(
+                [freqs.get(str(v), table.default) for v in outcome.uniques[codes].tolist()],
+                dtype=np.float64,
+            )
+        else:
+            tf_u = np.asarray(
+                [freqs.get(str(v), table.default) for v in outcome.uniques], dtype=np.float64
+            )
+            tf_pair = tf_u[codes]
         # A value shared by many records says less than the average agreement, a rare one
         # more: u for "agree on v" is v's frequency instead of the average u.
         adj = np.log2(u_exact / np.maximum(tf_pair, 1e-12))

@@ -122,3 +122,147 @@ def test_column_arrays_of_stored_features_score_as_the_frame(customers, customer
     assert np.allclose(again.match_weight, scored.match_weight)
     assert (again.rules.fired == scored.rules.fired).all()
     assert again.right_ids.tolist() == scored.right_ids.tolist()
+
+
+# A hand-made handful, as an upsert or a match-on-query scores it: every comparison of the
+# customer spec reaches its levels (names through exact, IDF cosine, ratio and token set;
+# addresses with the same and with other house numbers; a postcode one keystroke off; a city
+# compared only where the postcode is missing; shared phones, e-mails and company domains;
+# one VAT number shared and one different; two roles; two ship-to sites of one company).
+_HANDFUL: list[dict[str, object]] = [
+    {
+        "id": "q",
+        "role": "legal_entity",
+        "name": "Wayne Tools GmbH",
+        "tax_ids": [{"scheme": "vat", "value": "DE136695976"}],
+        "address": "12 Main Street",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+        "phones": ["+49 30 1234567", "+49 30 7654321"],
+        "emails": ["orders@wayne.example"],
+        "website": "www.wayne.de",
+        "duns": "15-048-3782",
+    },
+    {
+        "id": "same",
+        "role": "legal_entity",
+        "name": "Wayne Tools GmbH",
+        "tax_ids": [{"scheme": "vat", "value": "136695976", "country": "DE"}],
+        "address": "12 Main St",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "Germany",
+        "phones": ["+49 30 1234567"],
+        "emails": ["orders@wayne.example"],
+        "website": "https://wayne.de",
+        "duns": "150483782",
+    },
+    {
+        "id": "typo",
+        "role": "legal_entity",
+        "name": "Wanye Tools",
+        "tax_ids": [{"scheme": "vat", "value": "DE129273398"}],
+        "address": "14 Main Street",
+        "city": "Berlin",
+        "postal_code": "10151",
+        "country": "DE",
+        "emails": ["sales@wayne.example"],
+    },
+    {
+        "id": "reordered",
+        "role": "legal_entity",
+        "name": "Tools Wayne Berlin GmbH",
+        "address": "Main Street 12",
+        "city": "Berlni",
+        "country": "DE",
+        "phones": ["+49 30 7654321"],
+    },
+    {
+        "id": "other",
+        "role": "legal_entity",
+        "name": "Acme Foods Ltd",
+        "address": "1 Harbour Road",
+        "city": "London",
+        "postal_code": "SW1A 1AA",
+        "country": "GB",
+        "website": "www.acme.co.uk",
+        "duns": "316712452",
+    },
+    {"id": "bare", "name": "Wayne Tools"},
+    {
+        "id": "nearby",
+        "role": "legal_entity",
+        "name": "Berlin Wayne Tools",
+        "address": "12 Mian Strasse",
+        "city": "Berlin",
+        "country": "DE",
+        "emails": ["info@acme.co.uk"],
+    },
+    {
+        "id": "site-1",
+        "role": "ship_to",
+        "name": "Wayne Tools GmbH",
+        "address": "3 Mill Lane",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    },
+    {
+        "id": "site-2",
+        "role": "ship_to",
+        "name": "Wayne Tools GmbH",
+        "address": "5 Mill Lane",
+        "city": "Berlin",
+        "postal_code": "10117",
+        "country": "DE",
+    },
+]
+
+
+def test_a_handful_of_records_scores_as_the_vectorised_frame(customer_model, monkeypatch):
+    """Column arrays of a few records (the single-record path) give every pair the levels,
+    term-frequency adjustments, weights, probabilities and rule outcomes that the frame gives
+    on the paths built for many records."""
+    import matching.comparisons as comparisons
+    from matching.comparisons import Columns
+    from mdm.linkage.service import spec_for
+
+    spec = spec_for("customer")
+    assert customer_model.spec == spec
+    assert customer_model.idf_tables()  # the name's IDF levels are exercised
+    frame = m.standardise(_HANDFUL, spec)
+    records = [m.standardise_record(r, spec) for r in _HANDFUL]
+    n = len(records)
+    left, right = (
+        np.array(p, dtype=np.int64)
+        for p in zip(*((i, j) for i in range(n) for j in range(i + 1, n)), strict=True)
+    )
+    small = m.score(customer_model, Columns(records), None, (left, right))
+    with monkeypatch.context() as patched:
+        patched.setattr(comparisons, "_SMALL", -1)  # pandas, sparse matrices, cpdist in bulk
+        large = m.score(customer_model, frame, None, (left, right))
+
+    for c, comp in enumerate(spec.comparisons):  # null, agreement and disagreement at least
+        assert len(set(large.levels[:, c].tolist())) > 2, comp.name
+    assert large.rules.must_link.any()
+    assert large.rules.cannot_link.any()
+    assert (small.levels == large.levels).all()
+    assert (small.tf_adjustments == large.tf_adjustments).all()
+    assert (small.match_weight == large.match_weight).all()
+    assert (small.probability == large.probability).all()
+    assert (small.rules.fired == large.rules.fired).all()
+    assert (small.rules.must_link == large.rules.must_link).all()
+    assert (small.rules.cannot_link == large.rules.cannot_link).all()
+    for i in range(len(left)):
+        assert small.explain(i) == large.explain(i)
+
+    # One record against its candidates, as score_one holds them: two sets of column arrays.
+    single = {c.candidate_id: c for c in m.score_one(customer_model, records[0], records[1:])}
+    first = left == 0
+    for j, weight, probability in zip(
+        right[first], large.match_weight[first], large.probability[first], strict=True
+    ):
+        cand = single[str(_HANDFUL[j]["id"])]
+        assert (cand.match_weight, cand.probability) == (weight, probability)
+        assert cand.explanation == large.explain(int(np.flatnonzero(first & (right == j))[0]))
