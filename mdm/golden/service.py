@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -405,7 +405,13 @@ _OVERRIDES = Prebuilt(
 )
 
 
-_GOLDENS = Prebuilt(lambda ids_in: select(*GOLDEN_STATE).where(ids_in(GoldenRecord.id, "ids")))
+# With whether a steward pinned any attribute: overrides are rare, and read only then.
+_GOLDENS = Prebuilt(
+    lambda ids_in: select(
+        *GOLDEN_STATE,
+        exists().where(GoldenOverride.golden_id == GoldenRecord.id).label("pinned"),
+    ).where(ids_in(GoldenRecord.id, "ids"))
+)
 # Executed with one dictionary per golden record: ``b_id`` and the columns to set.
 _WRITE_GOLDEN = Prebuilt(lambda _: update(GoldenRecord).where(GoldenRecord.id == bindparam("b_id")))
 
@@ -450,11 +456,14 @@ def recompute(
     ctx: ChangeContext,
     *,
     workers: int = 1,
+    statuses: dict[int, tuple[str, int | None]] | None = None,
 ) -> dict[str, int]:
     """Recompute golden records from their members; retire those with no member left.
 
     Returns counts of created, updated, unchanged and retired golden records. With
-    ``workers`` > 1, survivorship of many records runs in worker processes.
+    ``workers`` > 1, survivorship of many records runs in worker processes. ``statuses``, if
+    given, gets each golden record's status and redirect as recomputation leaves them (what
+    `mdm.hierarchies.service.sync_hierarchy` reads next).
     """
     ids = sorted(set(golden_ids))
     counts = {"created": 0, "updated": 0, "unchanged": 0, "retired": 0}
@@ -469,15 +478,19 @@ def recompute(
     for chunk in _chunks(ids):
         members: dict[int, list[Member]] = defaultdict(list)
         params = {"ids": list(chunk)}
+        state = run(session, _GOLDENS, params).all()
+        goldens = [_Golden(*row[:-1]) for row in state]
         for gid, rid, code, sid, rank, received, canonical in run(session, _MEMBERS, params):
             members[gid].append(Member(rid, code, sid, rank, received, canonical or {}))
         overrides: dict[int, dict[str, Any]] = defaultdict(dict)
         pinned: dict[int, dict[str, dict[str, str]]] = defaultdict(dict)
-        for gid, attribute, value, created_at, actor in run(session, _OVERRIDES, params):
-            overrides[gid][attribute] = value
-            # An override's provenance is when and by whom it was set, stable across runs.
-            pinned[gid][attribute] = {"at": created_at.isoformat(), "actor": actor}
-        goldens = [_Golden(*row) for row in run(session, _GOLDENS, params)]
+        with_overrides = [row[0] for row in state if row[-1]]
+        if with_overrides:
+            found = run(session, _OVERRIDES, {"ids": with_overrides})
+            for gid, attribute, value, created_at, actor in found:
+                overrides[gid][attribute] = value
+                # An override's provenance is when and by whom it was set, stable across runs.
+                pinned[gid][attribute] = {"at": created_at.isoformat(), "actor": actor}
         kept = [g.id for g in goldens if members.get(g.id)]
         survived = dict(
             zip(
@@ -549,6 +562,8 @@ def recompute(
                     payload,
                 )
             )
+        if statuses is not None:
+            statuses.update((g.id, (g.status, g.merged_into_id)) for g in goldens)
     for rows in (written, updates):
         if rows:
             run(session, _WRITE_GOLDEN, rows)  # one executemany

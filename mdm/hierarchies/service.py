@@ -56,6 +56,7 @@ from mdm.database import (
     id_in,
     ids_parameter,
     run,
+    run_scalars,
     table_of,
     utcnow,
 )
@@ -891,8 +892,12 @@ def sync_hierarchy(
     ctx: ChangeContext,
     *,
     rules: HierarchyRules = DEFAULT_RULES,
+    known: Mapping[int, tuple[str, int | None]] | None = None,
 ) -> SyncSummary:
     """Re-derive the hierarchy edges around golden records touched by a match run.
+
+    ``known``: the status and redirect of those of them the caller has just read (the match
+    run's recomputation), not read again.
 
     Re-derives the parents of the given golden records, and of every golden record whose
     members name one of their members as a parent (a parent that arrived after its child) or
@@ -907,7 +912,9 @@ def sync_hierarchy(
     if not ids:
         return summary
     changes = _Changes()
-    statuses = _statuses(session, ids)
+    known = known or {}
+    statuses = {gid: known[gid] for gid in ids if gid in known}
+    statuses.update(_statuses(session, [gid for gid in ids if gid not in known]))
     by_survivor: dict[int, list[int]] = defaultdict(list)
     for gid, (status, merged_into) in statuses.items():
         if status == "merged" and merged_into is not None:
@@ -1056,6 +1063,11 @@ def _resolve_keys(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[st
     return found
 
 
+_OPEN_EDGES = Prebuilt(
+    lambda ids_in: select(HierarchyEdge.id).where(
+        ids_in(HierarchyEdge.child_golden_id, "ids"), HierarchyEdge.valid_to.is_(None)
+    )
+)
 _DROP_CLAIMS = Prebuilt(
     lambda ids_in: delete(HierarchyClaim).where(ids_in(HierarchyClaim.source_record_id, "ids"))
 )
@@ -1103,18 +1115,18 @@ def _derive(
     by_slot: dict[tuple[int, str], list[_Claim]] = defaultdict(list)
     for claim in claims:
         by_slot[claim.child, claim.relation].append(claim)
+    # The open edges' IDs first, as Core: most golden records have none (no source names a
+    # parent), and loading none as objects cost more than the rest of a single record's sync.
+    open_edges = run_scalars(session, _OPEN_EDGES, {"ids": list(children)})
+    if not by_slot and not open_edges:  # nothing claimed, no edge to keep
+        return
     current: dict[tuple[int, str], HierarchyEdge] = {
         (e.child_golden_id, e.relation): e
         for e in session.scalars(
-            select(HierarchyEdge).where(
-                id_in(HierarchyEdge.child_golden_id, children, session),
-                HierarchyEdge.valid_to.is_(None),
-            )
+            select(HierarchyEdge).where(id_in(HierarchyEdge.id, open_edges, session))
         )
     }
     slots = sorted(set(by_slot) | set(current))
-    if not slots:  # no source names a parent and no edge to keep (most single records)
-        return
     parents = {c.parent for c in claims if c.parent is not None}
     # Without a proposed parent nothing is checked: the slots can only lose their edges.
     graph = _ChunkGraph(session, children, parents, rules) if parents else None

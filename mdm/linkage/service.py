@@ -890,10 +890,12 @@ def _match_chunk(
         touched.update(
             unlink(session, entity_type, deleted, ctx, reason="deleted", keys=record_keys).values()
         )
+    # Each recomputed golden record's status, which the hierarchy's sync reads next.
+    statuses: dict[int, tuple[str, int | None]] = {}
     if not live:
-        recompute(session, entity_type, touched, ctx)
+        recompute(session, entity_type, touched, ctx, statuses=statuses)
         if hierarchies and entity_type == "customer":
-            sync_hierarchy(session, touched, ctx)
+            sync_hierarchy(session, touched, ctx, known=statuses)
         return model
     live_ids = [p[0] for p in live]
     summary.records += len(live)
@@ -1090,7 +1092,9 @@ def _match_chunk(
             session, entity_type, scored, pairs, result, node, cluster_golden, ctx
         )
     _supersede_reviews(session, entity_type, live_ids, ctx)
-    counts = recompute(session, entity_type, touched - fresh, ctx, workers=workers)
+    counts = recompute(
+        session, entity_type, touched - fresh, ctx, workers=workers, statuses=statuses
+    )
     counts["created"] += len(fresh)
     # A re-evaluated record that stayed where it was is no news for downstream systems.
     stayed = {
@@ -1105,7 +1109,7 @@ def _match_chunk(
     for kind, n in counts.items():
         summary.goldens[kind] = summary.goldens.get(kind, 0) + n
     if hierarchies and entity_type == "customer":
-        sync_hierarchy(session, touched | fresh, ctx)
+        sync_hierarchy(session, touched | fresh, ctx, known=statuses)
     return model
 
 
