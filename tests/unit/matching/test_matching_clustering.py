@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 import matching as m
 from matching.clustering import Links
@@ -95,3 +96,24 @@ def test_cluster_from_scored_pairs_uses_rule_cannot_links(customers, customer_mo
     metrics = m.evaluate_clusters(result.cluster_of(), truth)
     assert metrics.precision == 1.0
     assert metrics.recall > 0.95
+
+
+def test_a_few_nodes_get_the_components_and_numbers_the_sparse_graph_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from matching import clustering
+
+    rng = np.random.default_rng(3)
+    graphs = [(1, [], []), (4, [0, 3, 3], [0, 2, 1]), (6, [5], [4])]
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        m = int(rng.integers(0, 2 * n))
+        graphs.append((n, rng.integers(0, n, m).tolist(), rng.integers(0, n, m).tolist()))
+    few = [
+        clustering._components(n, np.array(a, dtype=np.int64), np.array(b, dtype=np.int64))
+        for n, a, b in graphs
+    ]
+    monkeypatch.setattr(clustering, "_FEW_NODES", 0)
+    for (n, a, b), labels in zip(graphs, few, strict=True):
+        sparse = clustering._components(n, np.array(a, dtype=np.int64), np.array(b, dtype=np.int64))
+        assert labels.tolist() == sparse.tolist()
