@@ -449,12 +449,16 @@ LIMITED_KEYS = 128
 
 
 @lru_cache(maxsize=LIMITED_KEYS)
-def _holders_statement(n_keys: int) -> CompoundSelect[str, int]:
+def _holders_statement(n_keys: int) -> Prebuilt[CompoundSelect[str, int]]:
     """Holders of ``n_keys`` blocking keys, each read up to its own limit, in one round trip.
 
     Built once per number of keys with bound parameters (``entity_type``, ``key_i``,
     ``limit_i``), so a request neither rebuilds nor recompiles it.
     """
+    return Prebuilt(lambda _: _holders_union(n_keys))
+
+
+def _holders_union(n_keys: int) -> CompoundSelect[str, int]:
     branches = []
     for i in range(n_keys):
         one_key = (
@@ -488,7 +492,7 @@ def key_holders(
         params[f"key_{i}"] = key
         params[f"limit_{i}"] = limit
     # Core, not ORM, execution: the rows are plain pairs.
-    for key, record_id in core_connection(bind).execute(_holders_statement(len(limits)), params):
+    for key, record_id in run(bind, _holders_statement(len(limits)), params):
         found[key].append(int(record_id))
     return found
 
