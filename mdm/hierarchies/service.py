@@ -34,6 +34,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     func,
     literal,
     null,
@@ -1004,8 +1005,12 @@ def _dependent_children(session: Session, golden_ids: Sequence[int]) -> set[int]
 
 _MEMBER_PARENTS = Prebuilt(
     lambda ids_in: (
-        # Only the parent references travel, not each whole canonical document.
-        members_with(SourceRecord.canonical["parents"])
+        # Only the parent references travel, not each whole canonical document; and whether
+        # the record has claims stored (to replace).
+        members_with(
+            SourceRecord.canonical["parents"],
+            exists().where(HierarchyClaim.source_record_id == SourceRecord.id),
+        )
         .join(GoldenRecord, GoldenRecord.id == GoldenMember.golden_id)
         .where(
             ids_in(GoldenMember.golden_id, "ids"),
@@ -1017,12 +1022,16 @@ _MEMBER_PARENTS = Prebuilt(
 
 
 def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Claim], list[int]]:
-    """Every claim of the members of these golden records, resolved; and the members' IDs."""
+    """Every claim of the members of these golden records, resolved; and the members with some.
+
+    The members with claims stored are those whose stored claims the new ones replace.
+    """
     raw: list[tuple[int, int, str, str, int, str, str, str]] = []
     members: list[int] = []
     rows = run(session, _MEMBER_PARENTS, {"ids": list(children)})
-    for gid, rid, code, sid, rank, parents in rows:
-        members.append(int(rid))
+    for gid, rid, code, sid, rank, parents, stored in rows:
+        if stored:
+            members.append(int(rid))
         refs = parents or []
         for ref in refs if isinstance(refs, list) else []:
             if not isinstance(ref, Mapping):
@@ -1076,6 +1085,7 @@ _DROP_CLAIMS = Prebuilt(
 def _store_claims(
     session: Session, claims: Sequence[_Claim], members: Sequence[int], now: datetime
 ) -> None:
+    """Replace the claims of the members that have some (``members``) with ``claims``."""
     for start in range(0, len(members), CHUNK):
         run(session, _DROP_CLAIMS, {"ids": list(members[start : start + CHUNK])})
     # One claim per (record, relation): the first one a record lists wins.
