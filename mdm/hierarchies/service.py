@@ -929,11 +929,15 @@ def sync_hierarchy(
         }
     )
     children = set(live)
-    children.update(_dependent_children(session, live))
+    dependents, open_edges = _dependent_children(session, live)
+    # Without other dependents, in one chunk, the chunk's open edges are those just read.
+    known_edges = open_edges if dependents <= children and len(children) <= CHUNK else None
+    children.update(dependents)
     now = utcnow()
     ordered = sorted(children)
     for start in range(0, len(ordered), CHUNK):
-        _derive(session, ordered[start : start + CHUNK], changes, summary, now, ctx, rules)
+        chunk = ordered[start : start + CHUNK]
+        _derive(session, chunk, changes, summary, now, ctx, rules, open_edges=known_edges)
     summary.goldens = len(ordered)
     changes.write(session, ctx)
     return summary
@@ -964,7 +968,7 @@ _CHILD_MEMBER = table_of(GoldenMember).alias("child_member")
 def _dependents_statement(ids_in: IdsIn) -> CompoundSelect[Any]:
     parent_member, child_member = _PARENT_MEMBER, _CHILD_MEMBER
     waiting = (
-        select(child_member.c.golden_id)
+        select(literal("child").label("kind"), child_member.c.golden_id.label("id"))
         .select_from(HierarchyClaim)
         .join(SourceSystem, SourceSystem.code == HierarchyClaim.parent_source)
         .join(
@@ -979,28 +983,38 @@ def _dependents_statement(ids_in: IdsIn) -> CompoundSelect[Any]:
         .join(child_member, child_member.c.source_record_id == HierarchyClaim.source_record_id)
         .where(ids_in(parent_member.c.golden_id, "ids"))
     )
-    derived = select(HierarchyEdge.child_golden_id).where(
+    derived = select(literal("child"), HierarchyEdge.child_golden_id).where(
         ids_in(HierarchyEdge.parent_golden_id, "ids"),
         HierarchyEdge.valid_to.is_(None),
         HierarchyEdge.origin == "derived",
     )
-    return union(waiting, derived)
+    # And their own open edges, which deriving them starts from.
+    edges = select(literal("edge"), HierarchyEdge.id).where(
+        ids_in(HierarchyEdge.child_golden_id, "ids"), HierarchyEdge.valid_to.is_(None)
+    )
+    return union(waiting, derived, edges)
 
 
 _DEPENDENTS = Prebuilt(_dependents_statement)
 
 
-def _dependent_children(session: Session, golden_ids: Sequence[int]) -> set[int]:
-    """Golden records whose hierarchy depends on these, in one look-up per chunk.
+def _dependent_children(session: Session, golden_ids: Sequence[int]) -> tuple[set[int], list[int]]:
+    """Golden records whose hierarchy depends on these, and these records' open edges.
 
-    Those whose members name a member of these as their parent (a parent that arrived after
-    its child), and the children of their derived edges (a parent that split, retired or merged).
+    Dependents: those whose members name a member of these as their parent (a parent that
+    arrived after its child), and the children of their derived edges (a parent that split,
+    retired or merged). One look-up per chunk.
     """
     found: set[int] = set()
+    edges: list[int] = []
     for start in range(0, len(golden_ids), CHUNK):
         chunk = list(golden_ids[start : start + CHUNK])
-        found.update(int(g) for g in run(session, _DEPENDENTS, {"ids": chunk}).scalars())
-    return found
+        for kind, found_id in run(session, _DEPENDENTS, {"ids": chunk}):
+            if kind == "edge":
+                edges.append(int(found_id))
+            else:
+                found.add(int(found_id))
+    return found, sorted(edges)
 
 
 _MEMBER_PARENTS = Prebuilt(
@@ -1117,7 +1131,10 @@ def _derive(
     now: datetime,
     ctx: ChangeContext,
     rules: HierarchyRules,
+    *,
+    open_edges: list[int] | None = None,
 ) -> None:
+    """Derive the edges of ``children`` (``open_edges``: theirs, if the caller read them)."""
     claims, members = _member_claims(session, children)
     _store_claims(session, claims, members, now)
     summary.claims += len(claims)
@@ -1127,7 +1144,8 @@ def _derive(
         by_slot[claim.child, claim.relation].append(claim)
     # The open edges' IDs first, as Core: most golden records have none (no source names a
     # parent), and loading none as objects cost more than the rest of a single record's sync.
-    open_edges = run_scalars(session, _OPEN_EDGES, {"ids": list(children)})
+    if open_edges is None:
+        open_edges = run_scalars(session, _OPEN_EDGES, {"ids": list(children)})
     if not by_slot and not open_edges:  # nothing claimed, no edge to keep
         return
     current: dict[tuple[int, str], HierarchyEdge] = {
