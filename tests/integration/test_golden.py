@@ -345,6 +345,42 @@ def test_events_are_numbered_in_commit_order_not_emit_order(uow: UnitOfWork) -> 
     assert newest[1].seq == newest[0].seq + 1
 
 
+@pytest.mark.parametrize("count", [3, 250])
+def test_a_requests_few_events_and_a_bulk_runs_many_are_stored_alike(
+    session: Session, count: int
+) -> None:
+    # PostgreSQL stores a request's few events in one statement and COPies a bulk run's
+    # many: either way in order, numbered without gaps, each as emitted.
+    other = ChangeContext(actor="a", cause="api", correlation_id=None)
+    events = [
+        Event(
+            "golden.updated" if i % 2 else "xref.linked",
+            "customer" if i % 3 else "product",
+            i if i % 4 else None,
+            i % 5 or None,
+            {"i": i, "name": f"Émile \t {i}", "tags": ["a", None], "nested": {"k": i / 2}},
+        )
+        for i in range(count)
+    ]
+    emit(session, events[:-1], CTX)
+    emit(session, events[-1:], other)
+    seqs = write_pending(session)
+    assert seqs == list(range(seqs[0], seqs[0] + count))
+    stored = read_feed(session, after=seqs[0] - 1, limit=count + 10)
+    assert [
+        (e.seq, e.event_type, e.entity_type, e.golden_id, e.golden_version, e.payload)
+        for e in stored
+    ] == [
+        (seq, e.event_type, e.entity_type, e.golden_id, e.golden_version, e.payload)
+        for seq, e in zip(seqs, events, strict=True)
+    ]
+    assert [(e.cause, e.correlation_id) for e in stored[-2:]] == [
+        ("test", "trace-1"),
+        ("api", None),
+    ]
+    assert len({e.occurred_at for e in stored}) == 1
+
+
 def test_events_carry_cause_and_correlation(session: Session) -> None:
     emit(
         session,
