@@ -115,43 +115,29 @@ def write_pending(session: Session) -> list[int]:
         return []
     n = len(pending)
     now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "i": i,
+            "event_type": e.event_type,
+            "entity_type": e.entity_type,
+            "golden_id": e.golden_id,
+            "golden_version": e.golden_version,
+            "payload": e.payload,
+            "cause": ctx.cause[:100],
+            "correlation_id": ctx.correlation_id,
+        }
+        for i, (e, ctx) in enumerate(pending, start=1)
+    ]
     if n <= _FEW_EVENTS and is_postgres(session):
-        events = [
-            {
-                "i": i,
-                "event_type": e.event_type,
-                "entity_type": e.entity_type,
-                "golden_id": e.golden_id,
-                "golden_version": e.golden_version,
-                "payload": e.payload,
-                "cause": ctx.cause[:100],
-                "correlation_id": ctx.correlation_id,
-            }
-            for i, (e, ctx) in enumerate(pending, start=1)
-        ]
-        params = {"n": n, "now": now, "events": orjson.dumps(events).decode()}
+        params = {"n": n, "now": now, "events": orjson.dumps(rows).decode()}
         last = max(run(session, _APPEND, params).scalars())
         return list(range(last - n + 1, last + 1))
     last = run(session, _ADVANCE, {"n": n}).scalar_one()
     first = last - n + 1
-    bulk_insert(
-        session,
-        table_of(OutboxEvent),
-        [
-            {
-                "seq": first + i,
-                "event_type": e.event_type,
-                "entity_type": e.entity_type,
-                "golden_id": e.golden_id,
-                "golden_version": e.golden_version,
-                "payload": e.payload,
-                "cause": ctx.cause[:100],
-                "correlation_id": ctx.correlation_id,
-                "occurred_at": now,
-            }
-            for i, (e, ctx) in enumerate(pending)
-        ],
-    )
+    for row in rows:
+        row["seq"] = first + row.pop("i") - 1
+        row["occurred_at"] = now
+    bulk_insert(session, table_of(OutboxEvent), rows)
     return list(range(first, last + 1))
 
 
