@@ -667,6 +667,11 @@ class WaitingRecord(NamedTuple):
     # Matched before and not deleted since: it may have features to drop and a golden
     # record to leave.
     has_features: bool
+    # Its matched version before this match (0: never matched, so in no review task).
+    matched_version: int
+    # The golden record it is in, and why (None: in none).
+    golden_id: int | None
+    link_reason: str | None
 
 
 class ModelIdentity(NamedTuple):
@@ -705,11 +710,12 @@ _START_ONE = Prebuilt(
         "SELECT b.id AS batch_id, b.source_system_id, s.trust_rank, r.id AS record_id, "
         "r.version, r.content_hash, "
         "EXISTS (SELECT 1 FROM match_features f WHERE f.source_record_id = r.id) "
-        "AS has_features, m.id AS model_id, m.version AS model_version, "
-        "m.created_at AS model_created_at "
+        "AS has_features, r.matched_version, g.golden_id, g.link_reason, "
+        "m.id AS model_id, m.version AS model_version, m.created_at AS model_created_at "
         "FROM b JOIN s ON s.id = b.source_system_id "
         "LEFT JOIN source_record r ON r.source_system_id = b.source_system_id "
         "AND r.entity_type = :entity AND r.source_id = :source_id "
+        "LEFT JOIN golden_member g ON g.source_record_id = r.id "
         # What matching the record next asks first (`mdm.linkage.service.active_model`).
         "LEFT JOIN LATERAL (SELECT id, version, created_at FROM match_model "
         "WHERE entity_type = :entity AND active ORDER BY version DESC LIMIT 1) m ON true"
@@ -799,8 +805,9 @@ def ingest_one(
     if not head:
         get_source_system(session, source)  # names the known ones
         raise AssertionError("unreachable: the source system exists")  # pragma: no cover
-    batch_id, system_id, trust_rank, record_id, version, content_hash, has_features = head[0][:7]
-    model = None if head[0].model_id is None else ModelIdentity(*head[0][7:])
+    found = head[0]
+    batch_id, system_id, trust_rank, record_id, version, content_hash = found[:6]
+    model = None if found.model_id is None else ModelIdentity(*found[-3:])
     counts = {"new": 0, "changed": 0, "unchanged": 0, "deleted": 0}
     tallies = {"batch": batch_id, "now": now}
     position = candidate.position
@@ -859,7 +866,10 @@ def ingest_one(
             candidate.source_id,
             trust_rank,
             now,
-            bool(has_features),
+            bool(found.has_features),
+            found.matched_version or 0,
+            found.golden_id,
+            found.link_reason,
         )
         if matched
         else None

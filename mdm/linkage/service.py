@@ -570,11 +570,6 @@ _CANNOT_LINKS = Prebuilt(
         or_(ids_in(CannotLink.left_record_id, "ids"), ids_in(CannotLink.right_record_id, "ids"))
     )
 )
-_MEMBERSHIPS = Prebuilt(
-    lambda ids_in: select(
-        GoldenMember.source_record_id, GoldenMember.golden_id, GoldenMember.link_reason
-    ).where(ids_in(GoldenMember.source_record_id, "ids"))
-)
 # Golden records that still have a member (a row per member).
 _HELD = Prebuilt(
     lambda ids_in: select(GoldenMember.golden_id).where(ids_in(GoldenMember.golden_id, "ids"))
@@ -584,13 +579,6 @@ _HELD = Prebuilt(
 def _cannot_links(session: Session, record_ids: Sequence[int]) -> list[tuple[int, int]]:
     rows = run(session, _CANNOT_LINKS, {"ids": list(record_ids)})
     return [(a, b) for a, b in rows]
-
-
-def _memberships(session: Session, record_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    if not record_ids:
-        return {}
-    rows = run(session, _MEMBERSHIPS, {"ids": list(record_ids)})
-    return {r: (g, reason) for r, g, reason in rows}
 
 
 def _pending_statement(scope: ColumnElement[bool]) -> Select[Any]:
@@ -608,8 +596,13 @@ def _pending_statement(scope: ColumnElement[bool]) -> Select[Any]:
             # Matched before and not deleted since (the features go with the membership):
             # a record without has nothing to drop and no golden record to leave.
             exists().where(MatchFeatures.source_record_id == SourceRecord.id).label("has_features"),
+            # The matched version before this match, and where the record is now.
+            SourceRecord.matched_version,
+            GoldenMember.golden_id,
+            GoldenMember.link_reason,
         )
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .outerjoin(GoldenMember, GoldenMember.source_record_id == SourceRecord.id)
         .where(
             SourceRecord.entity_type == bindparam("entity", type_=String()),
             SourceRecord.matched_version < SourceRecord.version,
@@ -922,7 +915,12 @@ def _match_chunk(
         stored = []  # a chunk scores from its frame
     if model is None:
         model = train_model(session, entity_type, workers=workers)
-    members = _memberships(session, matched_before)
+    # Where each record matched before is (read with it).
+    members = {
+        p[0]: (p.golden_id, p.link_reason)
+        for p in live
+        if p.has_features and p.golden_id is not None
+    }
     # Judge changed records afresh, except those a steward placed by hand.
     detach = [rid for rid, (_, reason) in members.items() if reason != "steward"]
     former: dict[int, int] = {}
@@ -1095,7 +1093,8 @@ def _match_chunk(
         summary.review_tasks += _open_reviews(
             session, entity_type, scored, pairs, result, node, cluster_golden, ctx
         )
-    _supersede_reviews(session, entity_type, live_ids, ctx)
+    # A record never matched before is in no review task.
+    _supersede_reviews(session, entity_type, [p[0] for p in live if p.matched_version], ctx)
     counts = recompute(
         session, entity_type, touched - fresh, ctx, workers=workers, statuses=statuses
     )
@@ -1294,6 +1293,8 @@ def _supersede_reviews(
     session: Session, entity_type: str, record_ids: Sequence[int], ctx: ChangeContext
 ) -> None:
     """Close open tasks whose two records now sit in the same golden record."""
+    if not record_ids:
+        return
     done = run_scalars(session, _SUPERSEDED, {"ids": list(record_ids)})
     if not done:
         return

@@ -458,6 +458,8 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
     assert (waiting.id, waiting.code, waiting.source_id) == (first.outcome.record_id, "dist", "one")
     assert waiting.canonical == {"source_id": "one", "legal_name": "Acme"}
     assert (waiting.deleted_at, waiting.trust_rank, waiting.has_features) == (None, 5, False)
+    # Never matched before, in no golden record.
+    assert (waiting.matched_version, waiting.golden_id, waiting.link_reason) == (0, None, None)
     gone = ingest_one(
         session,
         "dist",
@@ -469,6 +471,7 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
     )
     assert gone.waiting is not None
     assert gone.waiting.deleted_at is not None
+    assert gone.waiting.matched_version == 1  # as it was before this change
     assert (
         session.scalar(select(SourceRecord.matched_version).where(SourceRecord.source_id == "one"))
         == 2
