@@ -159,6 +159,33 @@ def test_changed_record_is_split_off_when_it_no_longer_matches(
     )
 
 
+def test_a_changed_record_keeps_only_its_new_features_and_blocking_keys(
+    session: Session, hub: Ingest
+) -> None:
+    from mdm.linkage.models import BlockingKey, MatchFeatures
+
+    def stored(source: str, source_id: str) -> tuple[list[str], list[dict[str, Any]]]:
+        record_id = _record_id(session, source, source_id)
+        keys = session.scalars(
+            select(BlockingKey.key).where(BlockingKey.source_record_id == record_id)
+        )
+        features = session.scalars(
+            select(MatchFeatures.features).where(MatchFeatures.source_record_id == record_id)
+        )
+        return sorted(keys), [{k: v for k, v in f.items() if k != "id"} for f in features]
+
+    moved = {**GLOBEX, "legal_name": "Globex Industrial Supplies Limited"}
+    hub("crm", {"0015A": ACME_CRM})
+    before = stored("crm", "0015A")
+    hub("crm", {"0015A": moved})
+    # As a record that was sent that way first: the old keys and features are gone.
+    hub("crm", {"fresh": moved})
+    after = stored("crm", "0015A")
+    assert after == stored("crm", "fresh")
+    assert after != before
+    assert set(before[0]) - set(after[0])
+
+
 def test_change_that_makes_two_goldens_match_merges_them_with_a_redirect(
     session: Session, hub: Ingest
 ) -> None:
