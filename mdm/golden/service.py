@@ -28,6 +28,7 @@ from mdm.database import (
     bulk_insert,
     id_in,
     insert_returning_ids,
+    insert_rows,
     run,
     table_of,
     utcnow,
@@ -225,33 +226,35 @@ def link(
     if not unattached:
         unlink(session, entity_type, [lk.source_record_id for lk in links], ctx, reason="relink")
     now = utcnow()
-    bulk_insert(
+    # The membership and its cross-reference history together (one round trip for a few).
+    insert_rows(
         session,
-        table_of(GoldenMember),
-        [
-            {
-                "source_record_id": lk.source_record_id,
-                "golden_id": lk.golden_id,
-                "link_reason": lk.reason,
-                "probability": lk.probability,
-                "linked_at": now,
-            }
-            for lk in links
-        ],
-    )
-    bulk_insert(
-        session,
-        table_of(XrefHistory),
-        [
-            {
-                "source_record_id": lk.source_record_id,
-                "golden_id": lk.golden_id,
-                "linked_at": now,
-                "unlinked_at": None,
-                "reason": lk.reason,
-            }
-            for lk in links
-        ],
+        (
+            table_of(GoldenMember),
+            [
+                {
+                    "source_record_id": lk.source_record_id,
+                    "golden_id": lk.golden_id,
+                    "link_reason": lk.reason,
+                    "probability": lk.probability,
+                    "linked_at": now,
+                }
+                for lk in links
+            ],
+        ),
+        (
+            table_of(XrefHistory),
+            [
+                {
+                    "source_record_id": lk.source_record_id,
+                    "golden_id": lk.golden_id,
+                    "linked_at": now,
+                    "unlinked_at": None,
+                    "reason": lk.reason,
+                }
+                for lk in links
+            ],
+        ),
     )
     known = _keys_of(session, [lk.source_record_id for lk in links], keys)
     linked = [

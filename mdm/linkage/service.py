@@ -73,10 +73,10 @@ from mdm.canonical.flatten import flatten
 from mdm.database import (
     Prebuilt,
     UnitOfWork,
-    bulk_insert,
     core_connection,
     id_in,
     insert_returning_ids,
+    insert_rows,
     is_postgres,
     plan_each_statement,
     refresh_statistics,
@@ -435,18 +435,22 @@ def _store_features(
         for rule, key in blocking_keys(stored_features(std), spec):
             stored[stored_key(rule, key), rid] = None
     keys = list(stored)
-    bulk_insert(
+    insert_rows(
         session,
-        table_of(BlockingKey),
-        [{"entity_type": entity_type, "key": key, "source_record_id": rid} for key, rid in keys],
-    )
-    bulk_insert(
-        session,
-        table_of(MatchFeatures),
-        [
-            {"source_record_id": rid, "entity_type": entity_type, "features": std}
-            for rid, std in zip(record_ids, records, strict=True)
-        ],
+        (
+            table_of(BlockingKey),
+            [
+                {"entity_type": entity_type, "key": key, "source_record_id": rid}
+                for key, rid in keys
+            ],
+        ),
+        (
+            table_of(MatchFeatures),
+            [
+                {"source_record_id": rid, "entity_type": entity_type, "features": std}
+                for rid, std in zip(record_ids, records, strict=True)
+            ],
+        ),
     )
     return keys
 

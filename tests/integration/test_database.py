@@ -134,3 +134,80 @@ def test_a_prebuilt_statement_runs_alike_whether_the_driver_or_sqlalchemy_runs_i
     with pytest.raises(IntegrityError), session.begin_nested():
         run(session, unnamed, {"b_id": first, "entity_type": None})
     assert run_scalars(session, read, {"ids": [first]}) == [first]
+
+
+@pytest.mark.parametrize("count", [2, 100])
+def test_rows_inserted_into_several_tables_land_as_given(session: Session, count: int) -> None:
+    # A few rows go in as one JSON statement on PostgreSQL, many by COPY: the same rows.
+    from datetime import UTC, datetime, timedelta
+
+    from mdm.audit.models import AuditEntry
+    from mdm.database import JsonText, insert_rows, table_of
+    from mdm.outbox.models import OutboxEvent
+
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    awkward = 'tab\there "quoted" back\\slash Ünïcødé \u2028 %(x)s :name'
+    events = [
+        {
+            "seq": 10_000 + i,
+            "event_type": "golden.updated",
+            "entity_type": "customer",
+            "golden_id": i if i % 2 else None,
+            "golden_version": 1,
+            "payload": {"i": i, "text": awkward, "list": [1, None, "x"], "f": 0.1},
+            "cause": awkward[:100],
+            "correlation_id": None,
+            "occurred_at": at + timedelta(seconds=i),
+        }
+        for i in range(count)
+    ]
+    audits = [
+        {
+            "at": at,
+            "actor": "a",
+            "action": "update",
+            "entity_type": "customer",
+            "golden_id": i,
+            "before": None,
+            "after": JsonText('{"encoded": "once", "n": [1, 2]}'),
+            "reason": awkward,
+            "correlation_id": f"c{i}",
+        }
+        for i in range(count)
+    ]
+    insert_rows(session, (table_of(OutboxEvent), events), (table_of(AuditEntry), audits))
+
+    def aware(value: datetime) -> datetime:  # SQLite keeps no time zone
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    stored = session.execute(
+        select(
+            OutboxEvent.seq,
+            OutboxEvent.golden_id,
+            OutboxEvent.payload,
+            OutboxEvent.cause,
+            OutboxEvent.correlation_id,
+            OutboxEvent.occurred_at,
+        )
+        .where(OutboxEvent.seq >= 10_000)
+        .order_by(OutboxEvent.seq)
+    ).all()
+    assert [(*r[:5], aware(r[5])) for r in stored] == [
+        (
+            e["seq"],
+            e["golden_id"],
+            e["payload"],
+            e["cause"],
+            None,
+            e["occurred_at"],
+        )
+        for e in events
+    ]
+    kept = session.execute(
+        select(AuditEntry.golden_id, AuditEntry.after, AuditEntry.reason, AuditEntry.at)
+        .where(AuditEntry.actor == "a")
+        .order_by(AuditEntry.golden_id)
+    ).all()
+    assert [(*r[:3], aware(r[3])) for r in kept] == [
+        (i, {"encoded": "once", "n": [1, 2]}, awkward, at) for i in range(count)
+    ]
