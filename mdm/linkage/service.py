@@ -35,19 +35,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Integer,
     Select,
     String,
     bindparam,
+    cast,
     delete,
     exists,
     func,
+    literal,
+    null,
     or_,
     select,
     text,
     true,
+    type_coerce,
     union_all,
     update,
 )
@@ -71,6 +76,7 @@ from matching.comparisons import Columns, Frame
 from matching.standardisation import trim_value_caches
 from mdm.canonical.flatten import flatten
 from mdm.database import (
+    JSONType,
     Prebuilt,
     UnitOfWork,
     core_connection,
@@ -869,16 +875,32 @@ def _run_chunks(
             total.goldens[kind] = total.goldens.get(kind, 0) + n
 
 
-_FEATURES_AND_GOLDEN = Prebuilt(
-    lambda ids_in: (
+# The candidates' features with the golden record each is in (kind "f"), and the cannot-links
+# of the chunk's records and candidates (kind "c": left in ``record_id``, right in ``other``),
+# in one read.
+_FEATURES_AND_CANNOT = Prebuilt(
+    lambda ids_in: union_all(
         select(
-            MatchFeatures.source_record_id,
+            literal("f").label("kind"),
+            MatchFeatures.source_record_id.label("record_id"),
             MatchFeatures.features,
             GoldenMember.golden_id,
             GoldenMember.link_reason,
+            cast(null(), BigInteger).label("other"),
         )
         .outerjoin(GoldenMember, GoldenMember.source_record_id == MatchFeatures.source_record_id)
-        .where(ids_in(MatchFeatures.source_record_id, "ids"))
+        .where(ids_in(MatchFeatures.source_record_id, "ids")),
+        select(
+            literal("c"),
+            CannotLink.left_record_id,
+            # A bare NULL (the first branch gives the column its type): a cast would name JSON.
+            type_coerce(null(), JSONType),
+            cast(null(), BigInteger),
+            cast(null(), String),
+            CannotLink.right_record_id,
+        ).where(
+            or_(ids_in(CannotLink.left_record_id, "all"), ids_in(CannotLink.right_record_id, "all"))
+        ),
     )
 )
 
@@ -964,9 +986,18 @@ def _match_chunk(
     other_rows = []
     # The golden record each candidate belongs to comes with its features, in one read.
     other_members: dict[int, tuple[int, str]] = {}
+    # Cannot-links among the chunk's records and candidates (None: not read yet).
+    cannot_pairs: list[tuple[int, int]] | None = None
     if others:
         feats: dict[int, dict[str, Any]] = {}
-        for rid, features, golden_id, reason in run(session, _FEATURES_AND_GOLDEN, {"ids": others}):
+        cannot_pairs = []
+        params = {"ids": others, "all": live_ids + others}
+        for kind, rid, features, golden_id, reason, other in run(
+            session, _FEATURES_AND_CANNOT, params
+        ):
+            if kind == "c":
+                cannot_pairs.append((rid, other))
+                continue
             feats[rid] = features
             if golden_id is not None:
                 other_members[rid] = (golden_id, reason)
@@ -1012,10 +1043,11 @@ def _match_chunk(
             p, w = float(scored.probability[k]), float(scored.match_weight[k])
             if key not in best or p > best[key][0]:
                 best[key] = (p, w, k)
+    if cannot_pairs is None:
+        # Without pairs nothing links, and nothing is refused.
+        cannot_pairs = _cannot_links(session, all_ids) if pairs else []
     cannot = [
-        (index[node(a)], index[node(b)])
-        for a, b in _cannot_links(session, all_ids)
-        if a in position and b in position
+        (index[node(a)], index[node(b)]) for a, b in cannot_pairs if a in position and b in position
     ]
     if scored is not None:
         for k in np.flatnonzero(scored.rules.cannot_link).tolist():
