@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.audit.models import AuditEntry
-from mdm.database import bulk_insert, table_of, utcnow
+from mdm.database import insert_rows, table_of, utcnow
 from mdm.outbox.service import ChangeContext
 
 
@@ -31,23 +31,25 @@ def record(session: Session, entries: Sequence[Audit], ctx: ChangeContext) -> No
     if not entries:
         return
     now = utcnow()
-    bulk_insert(
+    insert_rows(
         session,
-        table_of(AuditEntry),
-        [
-            {
-                "at": now,
-                "actor": ctx.actor[:200],
-                "action": e.action,
-                "entity_type": e.entity_type,
-                "golden_id": e.golden_id,
-                "before": e.before,
-                "after": e.after,
-                "reason": e.reason,
-                "correlation_id": ctx.correlation_id,
-            }
-            for e in entries
-        ],
+        (
+            table_of(AuditEntry),
+            [
+                {
+                    "at": now,
+                    "actor": ctx.actor[:200],
+                    "action": e.action,
+                    "entity_type": e.entity_type,
+                    "golden_id": e.golden_id,
+                    "before": e.before,
+                    "after": e.after,
+                    "reason": e.reason,
+                    "correlation_id": ctx.correlation_id,
+                }
+                for e in entries
+            ],
+        ),
     )
 
 
