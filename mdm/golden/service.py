@@ -34,7 +34,7 @@ from mdm.database import (
     utcnow,
 )
 from mdm.errors import NotFoundError
-from mdm.golden.lookup import GOLDEN_STATE, XrefLink, golden_by_id, members_with
+from mdm.golden.lookup import GOLDEN_STATE, XrefLink, golden_by_id
 from mdm.golden.models import GoldenMember, GoldenOverride, GoldenRecord, XrefHistory
 from mdm.golden.survivorship import (
     Member,
@@ -392,11 +392,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a golden record")
 
 
-_MEMBERS = Prebuilt(
-    lambda ids_in: members_with(SourceRecord.received_at, SourceRecord.canonical).where(
-        ids_in(GoldenMember.golden_id, "ids")
-    )
-)
 _OVERRIDES = Prebuilt(
     lambda ids_in: select(
         GoldenOverride.golden_id,
@@ -408,13 +403,30 @@ _OVERRIDES = Prebuilt(
 )
 
 
-# With whether a steward pinned any attribute: overrides are rare, and read only then.
+# Golden records with each of their members (a row per member, one with none for a golden
+# record without), in one read; with whether a steward pinned any attribute: overrides are
+# rare, and read only then.
 _GOLDENS = Prebuilt(
-    lambda ids_in: select(
-        *GOLDEN_STATE,
-        exists().where(GoldenOverride.golden_id == GoldenRecord.id).label("pinned"),
-    ).where(ids_in(GoldenRecord.id, "ids"))
+    lambda ids_in: (
+        select(
+            *GOLDEN_STATE,
+            exists().where(GoldenOverride.golden_id == GoldenRecord.id).label("pinned"),
+            SourceRecord.id,
+            SourceSystem.code,
+            SourceRecord.source_id,
+            SourceSystem.trust_rank,
+            SourceRecord.received_at,
+            SourceRecord.canonical,
+        )
+        .select_from(GoldenRecord)
+        .outerjoin(GoldenMember, GoldenMember.golden_id == GoldenRecord.id)
+        .outerjoin(SourceRecord, SourceRecord.id == GoldenMember.source_record_id)
+        .outerjoin(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
+        .where(ids_in(GoldenRecord.id, "ids"))
+        .order_by(GoldenRecord.id, SourceRecord.id)
+    )
 )
+_STATE = len(GOLDEN_STATE)
 # Executed with one dictionary per golden record: ``b_id`` and the columns to set.
 _WRITE_GOLDEN = Prebuilt(lambda _: update(GoldenRecord).where(GoldenRecord.id == bindparam("b_id")))
 
@@ -481,13 +493,19 @@ def recompute(
     for chunk in _chunks(ids):
         members: dict[int, list[Member]] = defaultdict(list)
         params = {"ids": list(chunk)}
-        state = run(session, _GOLDENS, params).all()
-        goldens = [_Golden(*row[:-1]) for row in state]
-        for gid, rid, code, sid, rank, received, canonical in run(session, _MEMBERS, params):
-            members[gid].append(Member(rid, code, sid, rank, received, canonical or {}))
+        goldens: list[_Golden] = []
+        with_overrides: list[int] = []
+        for row in run(session, _GOLDENS, params):
+            gid = row[0]
+            if not goldens or goldens[-1].id != gid:  # rows come by golden record
+                goldens.append(_Golden(*row[:_STATE]))
+                if row[_STATE]:
+                    with_overrides.append(gid)
+            rid, code, sid, rank, received, canonical = row[_STATE + 1 :]
+            if rid is not None:
+                members[gid].append(Member(rid, code, sid, rank, received, canonical or {}))
         overrides: dict[int, dict[str, Any]] = defaultdict(dict)
         pinned: dict[int, dict[str, dict[str, str]]] = defaultdict(dict)
-        with_overrides = [row[0] for row in state if row[-1]]
         if with_overrides:
             found = run(session, _OVERRIDES, {"ids": with_overrides})
             for gid, attribute, value, created_at, actor in found:
