@@ -56,8 +56,8 @@ def members_with(*columns: Any) -> Select[Any]:
     """Golden records' members with their records' keys, then ``columns``.
 
     The keys: golden ID, record ID, source system code, source ID, the system's trust rank.
-    Add the condition on ``golden_member.golden_id`` (survivorship and the hierarchy read their
-    golden records' members through it).
+    Add the condition on ``golden_member.golden_id`` (the hierarchy reads its golden records'
+    members through it; recomputation reads them joined to the golden records themselves).
     """
     return (
         select(
