@@ -30,6 +30,7 @@ from sqlalchemy import (
     CompoundSelect,
     DateTime,
     Integer,
+    Select,
     String,
     and_,
     bindparam,
@@ -40,7 +41,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    union,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -929,15 +930,16 @@ def sync_hierarchy(
         }
     )
     children = set(live)
-    dependents, open_edges = _dependent_children(session, live)
-    # Without other dependents, in one chunk, the chunk's open edges are those just read.
-    known_edges = open_edges if dependents <= children and len(children) <= CHUNK else None
-    children.update(dependents)
+    around = _dependent_children(session, live)
+    # Without other dependents, in one chunk, the chunk's open edges and members are those
+    # just read.
+    alone = around.dependents <= children and len(children) <= CHUNK
+    children.update(around.dependents)
     now = utcnow()
     ordered = sorted(children)
     for start in range(0, len(ordered), CHUNK):
         chunk = ordered[start : start + CHUNK]
-        _derive(session, chunk, changes, summary, now, ctx, rules, open_edges=known_edges)
+        _derive(session, chunk, changes, summary, now, ctx, rules, around if alone else None)
     summary.goldens = len(ordered)
     changes.write(session, ctx)
     return summary
@@ -967,8 +969,17 @@ _CHILD_MEMBER = table_of(GoldenMember).alias("child_member")
 
 def _dependents_statement(ids_in: IdsIn) -> CompoundSelect[Any]:
     parent_member, child_member = _PARENT_MEMBER, _CHILD_MEMBER
+    # Every branch has the members branch's columns (its own first); the others pad theirs
+    # with NULLs: kind, golden or edge ID, then a member's record, source, source ID, rank,
+    # parent references and whether it has claims stored.
+    members = _member_parents(ids_in).add_columns(literal("member").label("kind"))
+    padding = [null()] * 6
+
+    def padded(kind: str, column: Any) -> Select[Any]:
+        return select(column, *padding, literal(kind))
+
     waiting = (
-        select(literal("child").label("kind"), child_member.c.golden_id.label("id"))
+        padded("child", child_member.c.golden_id)
         .select_from(HierarchyClaim)
         .join(SourceSystem, SourceSystem.code == HierarchyClaim.parent_source)
         .join(
@@ -983,44 +994,57 @@ def _dependents_statement(ids_in: IdsIn) -> CompoundSelect[Any]:
         .join(child_member, child_member.c.source_record_id == HierarchyClaim.source_record_id)
         .where(ids_in(parent_member.c.golden_id, "ids"))
     )
-    derived = select(literal("child"), HierarchyEdge.child_golden_id).where(
+    derived = padded("child", HierarchyEdge.child_golden_id).where(
         ids_in(HierarchyEdge.parent_golden_id, "ids"),
         HierarchyEdge.valid_to.is_(None),
         HierarchyEdge.origin == "derived",
     )
     # And their own open edges, which deriving them starts from.
-    edges = select(literal("edge"), HierarchyEdge.id).where(
+    edges = padded("edge", HierarchyEdge.id).where(
         ids_in(HierarchyEdge.child_golden_id, "ids"), HierarchyEdge.valid_to.is_(None)
     )
-    return union(waiting, derived, edges)
+    return union_all(members, waiting, derived, edges)
 
 
 _DEPENDENTS = Prebuilt(_dependents_statement)
 
 
-def _dependent_children(session: Session, golden_ids: Sequence[int]) -> tuple[set[int], list[int]]:
-    """Golden records whose hierarchy depends on these, and these records' open edges.
+@dataclass(slots=True)
+class _Around:
+    """What `_dependent_children` read around some golden records."""
+
+    # Golden records whose hierarchy depends on these.
+    dependents: set[int] = field(default_factory=set)
+    # These records' open edges, and their members (`MemberRow`).
+    edges: list[int] = field(default_factory=list)
+    members: list[MemberRow] = field(default_factory=list)
+
+
+def _dependent_children(session: Session, golden_ids: Sequence[int]) -> _Around:
+    """Golden records whose hierarchy depends on these; and these records' edges and members.
 
     Dependents: those whose members name a member of these as their parent (a parent that
     arrived after its child), and the children of their derived edges (a parent that split,
     retired or merged). One look-up per chunk.
     """
-    found: set[int] = set()
-    edges: list[int] = []
+    around = _Around()
     for start in range(0, len(golden_ids), CHUNK):
         chunk = list(golden_ids[start : start + CHUNK])
-        for kind, found_id in run(session, _DEPENDENTS, {"ids": chunk}):
-            if kind == "edge":
-                edges.append(int(found_id))
+        for *row, kind in run(session, _DEPENDENTS, {"ids": chunk}):
+            if kind == "member":
+                around.members.append(tuple(row))
+            elif kind == "edge":
+                around.edges.append(int(row[0]))
             else:
-                found.add(int(found_id))
-    return found, sorted(edges)
+                around.dependents.add(int(row[0]))
+    around.edges.sort()
+    return around
 
 
-_MEMBER_PARENTS = Prebuilt(
-    lambda ids_in: (
-        # Only the parent references travel, not each whole canonical document; and whether
-        # the record has claims stored (to replace).
+def _member_parents(ids_in: IdsIn) -> Select[Any]:
+    # Only the parent references travel, not each whole canonical document; and whether the
+    # record has claims stored (to replace).
+    return (
         members_with(
             SourceRecord.canonical["parents"],
             exists().where(HierarchyClaim.source_record_id == SourceRecord.id),
@@ -1032,17 +1056,26 @@ _MEMBER_PARENTS = Prebuilt(
             SourceRecord.deleted_at.is_(None),
         )
     )
-)
 
 
-def _member_claims(session: Session, children: Sequence[int]) -> tuple[list[_Claim], list[int]]:
+_MEMBER_PARENTS = Prebuilt(_member_parents)
+# A member's row as `_member_claims` reads it: golden, record, source, source ID, rank,
+# parent references, claims stored.
+MemberRow = tuple[int, int, str, str, int, Any, bool]
+
+
+def _member_claims(
+    session: Session, children: Sequence[int], rows: Iterable[MemberRow] | None = None
+) -> tuple[list[_Claim], list[int]]:
     """Every claim of the members of these golden records, resolved; and the members with some.
 
     The members with claims stored are those whose stored claims the new ones replace.
+    ``rows``: the members' rows (`MemberRow`), if the caller read them.
     """
     raw: list[tuple[int, int, str, str, int, str, str, str]] = []
     members: list[int] = []
-    rows = run(session, _MEMBER_PARENTS, {"ids": list(children)})
+    if rows is None:
+        rows = run(session, _MEMBER_PARENTS, {"ids": list(children)})
     for gid, rid, code, sid, rank, parents, stored in rows:
         if stored:
             members.append(int(rid))
@@ -1131,11 +1164,10 @@ def _derive(
     now: datetime,
     ctx: ChangeContext,
     rules: HierarchyRules,
-    *,
-    open_edges: list[int] | None = None,
+    around: _Around | None = None,
 ) -> None:
-    """Derive the edges of ``children`` (``open_edges``: theirs, if the caller read them)."""
-    claims, members = _member_claims(session, children)
+    """Derive the edges of ``children`` (``around``: their edges and members, if read)."""
+    claims, members = _member_claims(session, children, around.members if around else None)
     _store_claims(session, claims, members, now)
     summary.claims += len(claims)
     summary.pending_claims += sum(1 for c in claims if c.parent is None)
@@ -1144,8 +1176,11 @@ def _derive(
         by_slot[claim.child, claim.relation].append(claim)
     # The open edges' IDs first, as Core: most golden records have none (no source names a
     # parent), and loading none as objects cost more than the rest of a single record's sync.
-    if open_edges is None:
-        open_edges = run_scalars(session, _OPEN_EDGES, {"ids": list(children)})
+    open_edges = (
+        around.edges
+        if around is not None
+        else run_scalars(session, _OPEN_EDGES, {"ids": list(children)})
+    )
     if not by_slot and not open_edges:  # nothing claimed, no edge to keep
         return
     current: dict[tuple[int, str], HierarchyEdge] = {
