@@ -1000,10 +1000,13 @@ def _dependents_statement(ids_in: IdsIn) -> CompoundSelect[Any]:
         HierarchyEdge.origin == "derived",
     )
     # And their own open edges, which deriving them starts from.
-    edges = padded("edge", HierarchyEdge.id).where(
-        ids_in(HierarchyEdge.child_golden_id, "ids"), HierarchyEdge.valid_to.is_(None)
-    )
+    edges = padded("edge", HierarchyEdge.id).where(*_open_edges_of(ids_in))
     return union_all(members, waiting, derived, edges)
+
+
+def _open_edges_of(ids_in: IdsIn) -> tuple[ColumnElement[bool], ...]:
+    """The condition of the open edges whose child is one of ``ids``."""
+    return ids_in(HierarchyEdge.child_golden_id, "ids"), HierarchyEdge.valid_to.is_(None)
 
 
 _DEPENDENTS = Prebuilt(_dependents_statement)
@@ -1119,11 +1122,7 @@ def _resolve_keys(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[st
     return found
 
 
-_OPEN_EDGES = Prebuilt(
-    lambda ids_in: select(HierarchyEdge.id).where(
-        ids_in(HierarchyEdge.child_golden_id, "ids"), HierarchyEdge.valid_to.is_(None)
-    )
-)
+_OPEN_EDGES = Prebuilt(lambda ids_in: select(HierarchyEdge.id).where(*_open_edges_of(ids_in)))
 _DROP_CLAIMS = Prebuilt(
     lambda ids_in: delete(HierarchyClaim).where(ids_in(HierarchyClaim.source_record_id, "ids"))
 )

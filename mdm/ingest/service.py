@@ -417,6 +417,20 @@ def _insert_new(
     return ids
 
 
+def _outcome(cand: Candidate, head: tuple[int, int, str] | None) -> RecordOutcome:
+    """What storing a candidate does, given its stored head (ID, version, content hash)."""
+    if head is None:
+        # Deleting what was never received changes nothing.
+        if cand.deleted:
+            return RecordOutcome(cand.source_id, "unchanged", cand.position)
+        return RecordOutcome(cand.source_id, "new", cand.position, version=1)
+    record_id, version, content_hash = head
+    if content_hash == cand.content_hash:
+        return RecordOutcome(cand.source_id, "unchanged", cand.position, record_id, version)
+    status: Status = "deleted" if cand.deleted else "changed"
+    return RecordOutcome(cand.source_id, status, cand.position, record_id, version + 1)
+
+
 def upsert_records(
     session: Session,
     source: SourceSystem,
@@ -448,25 +462,17 @@ def upsert_records(
     versions: list[dict[str, Any]] = []
     for cand in candidates:
         head = existing.get(cand.source_id)
-        if head is None:
-            if cand.deleted:
-                # Deleting what was never received changes nothing.
-                outcomes.append(RecordOutcome(cand.source_id, "unchanged", cand.position))
-                continue
-            outcome = RecordOutcome(cand.source_id, "new", cand.position, version=1)
+        outcome = _outcome(cand, None if head is None else head[:3])
+        outcomes.append(outcome)
+        if outcome.status == "new":
             new_candidates.append(cand)
             new_outcomes.append(outcome)
-            outcomes.append(outcome)
+        if outcome.status not in {"changed", "deleted"}:
             continue
-        record_id, version, content_hash, _ = head
-        if content_hash == cand.content_hash:
-            outcomes.append(
-                RecordOutcome(cand.source_id, "unchanged", cand.position, record_id, version)
-            )
-            continue
-        version += 1
-        status: Status = "deleted" if cand.deleted else "changed"
-        outcomes.append(RecordOutcome(cand.source_id, status, cand.position, record_id, version))
+        record_id, version = outcome.record_id, outcome.version
+        # A stored record's, changed: its ID and new version.
+        assert record_id is not None
+        assert version is not None
         head_update: dict[str, Any] = {
             "id": record_id,
             "version": version,
@@ -806,21 +812,13 @@ def ingest_one(
         get_source_system(session, source)  # names the known ones
         raise AssertionError("unreachable: the source system exists")  # pragma: no cover
     found = head[0]
-    batch_id, system_id, trust_rank, record_id, version, content_hash = found[:6]
+    batch_id, system_id, trust_rank, record_id = found[:4]
     model = None if found.model_id is None else ModelIdentity(*found[-3:])
-    counts = {"new": 0, "changed": 0, "unchanged": 0, "deleted": 0}
-    tallies = {"batch": batch_id, "now": now}
-    position = candidate.position
-    if record_id is None and candidate.deleted:
-        # Deleting what was never received changes nothing.
-        counts["unchanged"] = 1
-        run(session, _FINISH_UNCHANGED, tallies | counts)
-        outcome = RecordOutcome(candidate.source_id, "unchanged", position)
-        return StoredOne(batch_id, outcome, None, model)
-    if record_id is not None and content_hash == candidate.content_hash:
-        counts["unchanged"] = 1
-        run(session, _FINISH_UNCHANGED, tallies | counts)
-        outcome = RecordOutcome(candidate.source_id, "unchanged", position, record_id, version)
+    outcome = _outcome(candidate, None if record_id is None else tuple(found[3:6]))
+    counts = {s: int(outcome.status == s) for s in ("new", "changed", "unchanged", "deleted")}
+    tallies = {"batch": batch_id, "now": now} | counts
+    if outcome.status == "unchanged":
+        run(session, _FINISH_UNCHANGED, tallies)
         return StoredOne(batch_id, outcome, None, model)
     values = tallies | {
         "system": system_id,
@@ -830,30 +828,22 @@ def ingest_one(
         "canonical": candidate.canonical_json,
         "raw": candidate.raw_json,
     }
-    status: Status
-    if record_id is None:
-        status, version, counts["new"] = "new", 1, 1
-        (record_id,) = run(
-            session, _INSERT_ONE, values | counts | {"matched": 1 if matched else 0}
-        ).scalars()
+    if outcome.status == "new":
+        inserted = run(session, _INSERT_ONE, values | {"matched": 1 if matched else 0})
+        outcome.record_id = record_id = inserted.scalar_one()
     else:
-        status = "deleted" if candidate.deleted else "changed"
-        version += 1
-        counts[status] = 1
         run(
             session,
             _UPDATE_ONE,
             values
-            | counts
             | {
                 "id": record_id,
-                "version": version,
+                "version": outcome.version,
                 "tombstone": candidate.deleted,
                 "deleted_at": now if candidate.deleted else None,
                 "matched": matched,
             },
         )
-    outcome = RecordOutcome(candidate.source_id, status, position, record_id, version)
     waiting = (
         WaitingRecord(
             record_id,
