@@ -13,7 +13,7 @@ from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork
 from mdm.errors import NotFoundError
 from mdm.ingest.models import IngestBatch, RejectedRecord
-from mdm.ingest.service import Candidate, ingest_batch, ingest_file, ingest_one
+from mdm.ingest.service import Candidate, StoredOne, ingest_batch, ingest_file, ingest_one
 from mdm.linkage.models import MatchModelRecord
 from mdm.mapping.service import parse_mapping
 from mdm.sources.models import SourceRecord, SourceRecordVersion
@@ -435,17 +435,19 @@ def test_one_record_is_stored_as_a_batch_of_one_would_be(session: Session) -> No
         ingest_one(session, "nope", "customer", steps[1], origin="api", actor="t")
 
 
+ACME_ONE = {"source_id": "one", "legal_name": "Acme"}
+
+
 def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: Session) -> None:
     sync_source_systems(session, [MAPPING.source])
-    first = ingest_one(
-        session,
-        "dist",
-        "customer",
-        Candidate("one", {"source_id": "one", "legal_name": "Acme"}, None),
-        origin="api",
-        actor="t",
-        matched=True,
-    )
+
+    def store(body: dict[str, Any] | None) -> StoredOne:
+        candidate = Candidate("one", body, None, deleted=body is None)
+        return ingest_one(
+            session, "dist", "customer", candidate, origin="api", actor="t", matched=True
+        )
+
+    first = store(ACME_ONE)
     matched_version = session.scalar(
         select(SourceRecord.matched_version).where(SourceRecord.source_id == "one")
     )
@@ -456,19 +458,11 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
     assert matched_version == 1
     waiting = first.waiting
     assert (waiting.id, waiting.code, waiting.source_id) == (first.outcome.record_id, "dist", "one")
-    assert waiting.canonical == {"source_id": "one", "legal_name": "Acme"}
+    assert waiting.canonical == ACME_ONE
     assert (waiting.deleted_at, waiting.trust_rank, waiting.has_features) == (None, 5, False)
     # Never matched before, in no golden record.
     assert (waiting.matched_version, waiting.golden_id, waiting.link_reason) == (0, None, None)
-    gone = ingest_one(
-        session,
-        "dist",
-        "customer",
-        Candidate("one", None, None, deleted=True),
-        origin="api",
-        actor="t",
-        matched=True,
-    )
+    gone = store(None)
     assert gone.waiting is not None
     assert gone.waiting.deleted_at is not None
     assert gone.waiting.matched_version == 1  # as it was before this change
@@ -484,15 +478,7 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
             MatchModelRecord(entity_type="customer", version=version, document={}, active=active)
         )
     session.flush()
-    again = ingest_one(
-        session,
-        "dist",
-        "customer",
-        Candidate("one", {"source_id": "one", "legal_name": "Acme"}, None),
-        origin="api",
-        actor="t",
-        matched=True,
-    )
+    again = store(ACME_ONE)
     newest = session.execute(
         select(MatchModelRecord.id, MatchModelRecord.version, MatchModelRecord.created_at).where(
             MatchModelRecord.version == 2
