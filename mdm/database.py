@@ -575,16 +575,20 @@ class Rows:
 
 def _run_direct(connection: Connection, direct: _Direct, params: Any) -> Rows:
     import psycopg
+    from psycopg.pq import ExecStatus
     from psycopg.rows import namedtuple_row
 
     driver: Any = connection.connection.driver_connection
     try:
         with driver.cursor(row_factory=namedtuple_row) as cursor:
-            if isinstance(params, Mapping):
-                cursor.execute(direct.sql, direct.bind(params))
-            else:
+            if not isinstance(params, Mapping):
                 cursor.executemany(direct.sql, [direct.bind(p) for p in params])
-            rows = cursor.fetchall() if cursor.description is not None else []
+                return Rows([], cursor.rowcount)
+            cursor.execute(direct.sql, direct.bind(params))
+            # Whether rows came back, from the result's status: `description` would first
+            # build an object for each column.
+            result = cursor.pgresult
+            rows = cursor.fetchall() if result and result.status == ExecStatus.TUPLES_OK else []
             return Rows(rows, cursor.rowcount)
     except psycopg.Error as exc:
         # As SQLAlchemy reports it (callers catch its IntegrityError, say), and a lost
