@@ -494,14 +494,20 @@ class _Direct:
     finished only at execution) is left to SQLAlchemy.
     """
 
-    __slots__ = ("defaults", "processors", "sql")
+    __slots__ = ("defaults", "id_lists", "processors", "sql")
 
     def __init__(
-        self, sql: str, defaults: dict[str, Any], processors: dict[str, Callable[[Any], Any]]
+        self,
+        sql: str,
+        defaults: dict[str, Any],
+        processors: dict[str, Callable[[Any], Any]],
+        id_lists: frozenset[str] = frozenset(),
     ) -> None:
         self.sql = sql
         self.defaults = defaults
         self.processors = processors
+        # Parameters bound to arrays of integers (ID lists), sent as array text.
+        self.id_lists = id_lists
 
     @classmethod
     def compile(
@@ -524,10 +530,16 @@ class _Direct:
         for column in compiled._result_columns:  # noqa: SLF001
             if column.type._cached_result_processor(dialect, None) is not None:  # noqa: SLF001
                 return None
+        # ID lists go as array text (`_id_array`): no conversion of SQLAlchemy's either.
+        id_lists = {
+            name
+            for bind, name in compiled.bind_names.items()
+            if isinstance(bind.type, ARRAY) and isinstance(bind.type.item_type, Integer)
+        }
         processors = {
             name: process
             for name, process in compiled._bind_processors.items()  # noqa: SLF001
-            if process is not None
+            if process is not None and name not in id_lists
         }
         required = {name for bind, name in compiled.bind_names.items() if bind.required}
         defaults = {
@@ -535,7 +547,7 @@ class _Direct:
             for name, value in compiled.construct_params(_check=False).items()
             if name not in required
         }
-        return cls(str(compiled), defaults, processors)
+        return cls(str(compiled), defaults, processors, frozenset(id_lists))
 
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters as the driver takes them: defaults filled in, values converted."""
@@ -544,7 +556,22 @@ class _Direct:
             value = bound.get(name)
             if value is not None:
                 bound[name] = process(value)
+        for name in self.id_lists:
+            value = bound.get(name)
+            if type(value) is list:
+                bound[name] = _id_array(value)
         return bound
+
+
+def _id_array(values: list[Any]) -> Any:
+    """A list of integers as PostgreSQL's array text (``{1,2,3}``), any other as it is.
+
+    The statement casts it (``::BIGINT[]``); the driver would otherwise look at every element
+    to choose an array type, which cost a look-up of a dozen IDs a third of its Python time.
+    """
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return values
 
 
 class Rows:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     ColumnElement,
     CompoundSelect,
@@ -395,7 +396,7 @@ _DROP_BOTH = Prebuilt(
     lambda _: text(
         "WITH k AS (DELETE FROM blocking_key WHERE source_record_id = ANY(CAST(:ids AS bigint[]))) "
         "DELETE FROM match_features WHERE source_record_id = ANY(CAST(:ids AS bigint[]))"
-    )
+    ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 )
 
 

@@ -107,13 +107,14 @@ def test_a_prebuilt_statement_runs_alike_whether_the_driver_or_sqlalchemy_runs_i
         write,
         [
             {"b_id": first, "attributes": {"name": "Acme", "tags": ["a", "b"]}, "version": 2},
-            {"b_id": second, "attributes": {"name": "Émile & Co"}, "version": 3},
+            # A JSON list of integers stays JSON (ID lists are what go as array text).
+            {"b_id": second, "attributes": [1, 2, 3], "version": 3},
         ],
     )
     rows = run(session, read, {"ids": [first, second]}).all()
     assert [(r.id, r.attributes, r.status) for r in rows] == [
         (first, {"name": "Acme", "tags": ["a", "b"]}, "active"),
-        (second, {"name": "Émile & Co"}, "active"),
+        (second, [1, 2, 3], "active"),
     ]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
