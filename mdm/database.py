@@ -307,11 +307,7 @@ def insert_rows(session: Session, *batches: tuple[Table, Sequence[Mapping[str, A
             bulk_insert(session, table, rows)
         return
     shape = tuple((table, tuple(rows[0])) for table, rows in given)
-    params = {
-        f"rows_{i}": orjson.dumps([_json_row(row) for row in rows]).decode()
-        for i, (_, rows) in enumerate(given)
-    }
-    run(session, _json_insert(shape), params)
+    run(session, _json_insert(shape), _json_params(given))
 
 
 def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,9 +318,44 @@ def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def insert_rows_with(
+    session: Session,
+    batches: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]],
+    *,
+    ctes: tuple[str, ...],
+    main: str,
+    params: Mapping[str, Any],
+) -> Rows | CursorResult[*tuple[Any, ...]]:
+    """Insert rows (as `insert_rows`) and run ``WITH ctes main`` (PostgreSQL text SQL).
+
+    A few rows go in the same statement as ``main`` (one round trip); else they are inserted
+    first. ``params`` are ``main``'s and ``ctes``' (names other than ``rows_i``).
+    """
+    given = [(table, rows) for table, rows in batches if rows]
+    if sum(len(rows) for _, rows in given) > FEW_ROWS:
+        insert_rows(session, *given)
+        given = []
+    shape = tuple((table, tuple(rows[0])) for table, rows in given)
+    return run(session, _json_insert(shape, ctes, main), {**params, **_json_params(given)})
+
+
+def _json_params(given: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]) -> dict[str, str]:
+    return {
+        f"rows_{i}": orjson.dumps([_json_row(row) for row in rows]).decode()
+        for i, (_, rows) in enumerate(given)
+    }
+
+
 @lru_cache(maxsize=64)
-def _json_insert(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Prebuilt[Any]:
-    """One statement inserting ``:rows_i`` (a JSON array of objects) into each table in turn."""
+def _json_insert(
+    shape: tuple[tuple[Table, tuple[str, ...]], ...],
+    ctes: tuple[str, ...] = (),
+    main: str | None = None,
+) -> Prebuilt[Any]:
+    """One statement inserting ``:rows_i`` (a JSON array of objects) into each table in turn.
+
+    With ``main``, the inserts are common table expressions of it (after ``ctes``).
+    """
     from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
     dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
@@ -337,10 +368,64 @@ def _json_insert(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Prebuilt[A
             f"INSERT INTO {table.name} ({names}) SELECT {names} "
             f"FROM jsonb_to_recordset(CAST(:rows_{i} AS jsonb)) AS x({types})"
         )
-    *first, last = parts
-    ctes = ", ".join(f"t{i} AS ({part})" for i, part in enumerate(first))
-    sql = f"WITH {ctes} {last}" if ctes else last
+    if main is None:
+        *parts, main = parts
+    named = [f"t{i} AS ({part})" for i, part in enumerate(parts)] + list(ctes)
+    sql = f"WITH {', '.join(named)} {main}" if named else main
     return Prebuilt(lambda _: text(sql))
+
+
+# Rows a transaction inserts when it commits (or before the session reads their table).
+_DEFERRED = "mdm.deferred_rows"
+
+
+def defer_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert these rows with the transaction's last statement (the outbox's), on PostgreSQL.
+
+    A request's audit entries then cost no round trip of their own. Rows of one table must have
+    the same keys. Until then an ORM query of the table writes them first, so the session sees
+    its own rows; a savepoint rolled back on its own does not take them back (as events).
+    """
+    if not rows:
+        return
+    if not is_postgres(session):
+        insert_rows(session, (table, rows))
+        return
+    session.info.setdefault(_DEFERRED, {}).setdefault(table, []).extend(rows)
+
+
+def has_deferred(session: Session) -> bool:
+    """Whether `defer_rows` queued rows in this session."""
+    return bool(session.info.get(_DEFERRED))
+
+
+def take_deferred(session: Session) -> list[tuple[Table, list[dict[str, Any]]]]:
+    """The rows `defer_rows` queued, no longer queued: the caller inserts them."""
+    return list(session.info.pop(_DEFERRED, {}).items())
+
+
+def write_deferred(session: Session) -> None:
+    """Insert the rows `defer_rows` queued now."""
+    insert_rows(session, *take_deferred(session))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _write_deferred_before_reading(state: Any) -> None:
+    deferred = state.session.info.get(_DEFERRED)
+    if deferred and state.is_select:
+        from sqlalchemy.sql.util import find_tables
+
+        # By name: the ORM's statements hold annotated copies of the tables.
+        names = {table.name for table in deferred}
+        if any(getattr(found, "name", None) in names for found in find_tables(state.statement)):
+            write_deferred(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_deferred_on_end(session: Session, transaction: Any) -> None:
+    # After a commit nothing is queued; after a rollback the rows die with the change.
+    if transaction.parent is None:
+        session.info.pop(_DEFERRED, None)
 
 
 def _copy(session: Session, table: Table, columns: Sequence[str], text_block: str) -> None:

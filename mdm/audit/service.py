@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.audit.models import AuditEntry
-from mdm.database import insert_rows, table_of, utcnow
+from mdm.database import defer_rows, table_of, utcnow
 from mdm.outbox.service import ChangeContext
 
 
@@ -27,29 +27,31 @@ class Audit:
 
 
 def record(session: Session, entries: Sequence[Audit], ctx: ChangeContext) -> None:
-    """Write audit entries; never commits."""
+    """Write audit entries; never commits.
+
+    On PostgreSQL they go in with the transaction's outbox statement (`defer_rows`); a query of
+    the audit log through the session sees them before.
+    """
     if not entries:
         return
     now = utcnow()
-    insert_rows(
+    defer_rows(
         session,
-        (
-            table_of(AuditEntry),
-            [
-                {
-                    "at": now,
-                    "actor": ctx.actor[:200],
-                    "action": e.action,
-                    "entity_type": e.entity_type,
-                    "golden_id": e.golden_id,
-                    "before": e.before,
-                    "after": e.after,
-                    "reason": e.reason,
-                    "correlation_id": ctx.correlation_id,
-                }
-                for e in entries
-            ],
-        ),
+        table_of(AuditEntry),
+        [
+            {
+                "at": now,
+                "actor": ctx.actor[:200],
+                "action": e.action,
+                "entity_type": e.entity_type,
+                "golden_id": e.golden_id,
+                "before": e.before,
+                "after": e.after,
+                "reason": e.reason,
+                "correlation_id": ctx.correlation_id,
+            }
+            for e in entries
+        ],
     )
 
 

@@ -16,10 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, bindparam, event, func, select, text, update
+from sqlalchemy import BigInteger, bindparam, event, func, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from mdm.database import Prebuilt, bulk_insert, is_postgres, run, table_of, utcnow
+from mdm.database import (
+    Prebuilt,
+    bulk_insert,
+    has_deferred,
+    insert_rows,
+    insert_rows_with,
+    is_postgres,
+    run,
+    table_of,
+    take_deferred,
+    utcnow,
+)
 from mdm.outbox.models import OutboxEvent, OutboxHead
 
 EVENT_TYPES = (
@@ -88,19 +99,20 @@ _ADVANCE = Prebuilt(
 # Up to this many events (a request's), PostgreSQL advances the head and stores them in one
 # statement; more are COPied after the head's update.
 _FEW_EVENTS = 200
-_APPEND = Prebuilt(
-    lambda _: text(
-        "WITH h AS (UPDATE outbox_head SET last_seq = last_seq + :n WHERE id = 1 "
-        "RETURNING last_seq) "
-        "INSERT INTO outbox_event (seq, event_type, entity_type, golden_id, golden_version, "
-        "payload, cause, correlation_id, occurred_at) "
-        "SELECT h.last_seq - :n + e.i, e.event_type, e.entity_type, e.golden_id, "
-        "e.golden_version, e.payload, e.cause, e.correlation_id, :now "
-        "FROM h, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(i bigint, event_type text, "
-        "entity_type text, golden_id bigint, golden_version integer, payload jsonb, cause text, "
-        "correlation_id text) "
-        "RETURNING seq"
-    )
+# The head's advance, and the events numbered from it (with rows `defer_rows` queued, as
+# common table expressions before it: `insert_rows_with`).
+_ADVANCE_CTE = (
+    "h AS (UPDATE outbox_head SET last_seq = last_seq + :n WHERE id = 1 RETURNING last_seq)"
+)
+_APPEND = (
+    "INSERT INTO outbox_event (seq, event_type, entity_type, golden_id, golden_version, "
+    "payload, cause, correlation_id, occurred_at) "
+    "SELECT h.last_seq - :n + e.i, e.event_type, e.entity_type, e.golden_id, "
+    "e.golden_version, e.payload, e.cause, e.correlation_id, :now "
+    "FROM h, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(i bigint, event_type text, "
+    "entity_type text, golden_id bigint, golden_version integer, payload jsonb, cause text, "
+    "correlation_id text) "
+    "RETURNING seq"
 )
 
 
@@ -111,7 +123,10 @@ def write_pending(session: Session) -> list[int]:
     the same transaction.
     """
     pending: list[tuple[Event, ChangeContext]] = session.info.pop(_PENDING, [])
+    # Rows queued to go in with this statement (audit entries).
+    deferred = take_deferred(session)
     if not pending:
+        insert_rows(session, *deferred)
         return []
     n = len(pending)
     now = utcnow()
@@ -130,8 +145,12 @@ def write_pending(session: Session) -> list[int]:
     ]
     if n <= _FEW_EVENTS and is_postgres(session):
         params = {"n": n, "now": now, "events": orjson.dumps(rows).decode()}
-        last = max(run(session, _APPEND, params).scalars())
+        found = insert_rows_with(
+            session, deferred, ctes=(_ADVANCE_CTE,), main=_APPEND, params=params
+        )
+        last = max(found.scalars())
         return list(range(last - n + 1, last + 1))
+    insert_rows(session, *deferred)
     last = run(session, _ADVANCE, {"n": n}).scalar_one()
     first = last - n + 1
     for row in rows:
@@ -143,7 +162,7 @@ def write_pending(session: Session) -> list[int]:
 
 @event.listens_for(Session, "before_commit")
 def _write_before_commit(session: Session) -> None:
-    if session.info.get(_PENDING):
+    if session.info.get(_PENDING) or has_deferred(session):
         # Rows the ORM still holds go first, so that the lock is taken as late as it can be.
         session.flush()
         write_pending(session)

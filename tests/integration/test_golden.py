@@ -408,6 +408,46 @@ def test_a_requests_few_events_and_a_bulk_runs_many_are_stored_alike(
     assert len({e.occurred_at for e in stored}) == 1
 
 
+def test_audit_entries_are_seen_before_commit_land_with_the_commit_and_die_with_a_rollback(
+    uow: UnitOfWork,
+) -> None:
+    from mdm.audit.service import Audit, record
+
+    def entries(s: Session) -> list[str]:
+        return list(
+            s.scalars(
+                select(AuditEntry.reason)
+                .where(AuditEntry.actor == "auditor")
+                .order_by(AuditEntry.id)
+            )
+        )
+
+    ctx = ChangeContext(actor="auditor", cause="test")
+    with uow.begin() as s:
+        record(s, [Audit("update", "customer", None, None, {"a": 1}, "first")], ctx)
+        # The session's own query sees it (on PostgreSQL it is written for the query).
+        assert entries(s) == ["first"]
+        record(s, [Audit("update", "customer", None, None, {"a": 2}, "second")], ctx)
+        counted = select(func.count()).select_from(AuditEntry).where(AuditEntry.actor == "auditor")
+        assert s.scalar(counted) == 2
+        record(s, [Audit("update", "customer", None, None, None, "third")], ctx)
+        emit(s, [Event("golden.updated", "customer", None, 1, {"n": 3})], ctx)
+    with uow.session() as s:
+        assert entries(s) == ["first", "second", "third"]
+
+    def change_then_fail() -> None:
+        with uow.begin() as s:
+            record(s, [Audit("update", "customer", None, None, None, "rolled back")], ctx)
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
+    with uow.begin() as s:  # an audit entry alone (no event) lands too
+        record(s, [Audit("update", "customer", None, None, None, "alone")], ctx)
+    with uow.session() as s:
+        assert entries(s) == ["first", "second", "third", "alone"]
+
+
 def test_events_carry_cause_and_correlation(session: Session) -> None:
     emit(
         session,
