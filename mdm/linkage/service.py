@@ -136,10 +136,16 @@ class MatchSummary:
     review_tasks: int = 0
     capped_keys: list[tuple[str, int]] = field(default_factory=list)
     goldens: dict[str, int] = field(default_factory=dict)
+    # For a request's records (`match_pending(claimed=...)`): the golden record each was linked
+    # to and the review tasks opened on each, for its answer (None in other runs).
+    placed: dict[int, int] | None = None
+    opened: dict[int, list[int]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as a JSON-ready mapping."""
-        return asdict(self)
+        """The summary as a JSON-ready mapping (its counts)."""
+        counts = asdict(self)
+        del counts["placed"], counts["opened"]
+        return counts
 
 
 class _ModelCache:
@@ -687,6 +693,7 @@ def match_pending(
     model = None if retrain else active_model(session, entity_type, newest=newest_model)
     chunks = 0
     if claimed is not None:
+        summary.placed, summary.opened = {}, {}
         if claimed:
             _match_chunk(session, entity_type, spec, model, claimed, ctx, summary)
         trim_value_caches(SERVER_VALUE_CACHE)
@@ -1128,6 +1135,9 @@ def _match_chunk(
             Link(rid, target, reason if len(records) == 1 else "auto") for rid in records
         )
     summary.linked += len(planned)
+    if summary.placed is not None and not former:
+        # Final: without records that left a golden record, none is merged afterwards.
+        summary.placed.update((lk.source_record_id, lk.golden_id) for lk in planned)
     link_events: list[Event] = []
     # Every planned record is a record node: in no golden record, as just read.
     link(
@@ -1142,9 +1152,14 @@ def _match_chunk(
     summary.merged_goldens += _merge_emptied(session, entity_type, former, planned, ctx)
 
     if scored is not None:
-        summary.review_tasks += _open_reviews(
+        opened = _open_reviews(
             session, entity_type, scored, pairs, result, node, cluster_golden, ctx
         )
+        summary.review_tasks += len(opened)
+        if summary.opened is not None:
+            for task_id, left, right in opened:
+                for record_id in (left, right):
+                    summary.opened.setdefault(record_id, []).append(task_id)
     # A record never matched before is in no review task.
     _supersede_reviews(session, entity_type, [p[0] for p in live if p.matched_version], ctx)
     counts = recompute(
@@ -1238,7 +1253,8 @@ def _open_reviews(
     node: Any,
     cluster_golden: dict[str, int],
     ctx: ChangeContext,
-) -> int:
+) -> list[tuple[int, int, int]]:
+    """Open review tasks for the pairs that need a steward; the tasks as (ID, left, right)."""
     thresholds = scored.model.spec.thresholds
     flagged = {tuple(sorted(p)) for p in result.refused + result.weak_bridges}
     proposals: dict[tuple[int, int], int] = {}
@@ -1254,7 +1270,7 @@ def _open_reviews(
         if key not in proposals or p > float(scored.probability[proposals[key]]):
             proposals[key] = k
     if not proposals:
-        return 0
+        return []
     keys = list(proposals)
     ids = sorted({x for k in keys for x in k})
     blocked = set(_cannot_links(session, ids))
@@ -1267,9 +1283,11 @@ def _open_reviews(
         )
     }
     rows = []
+    opened: list[tuple[int, int]] = []  # the rows' pairs
     for key in keys:
         if key in blocked or key in existing:
             continue
+        opened.append(key)
         k = proposals[key]
         explanation = scored.explain(k)
         # Closest to the middle of the review band first: the most uncertain pairs.
@@ -1295,7 +1313,7 @@ def _open_reviews(
             }
         )
     if not rows:
-        return 0
+        return []
     task_ids = insert_returning_ids(session, table_of(MatchCandidate), rows)
     emit(
         session,
@@ -1316,7 +1334,7 @@ def _open_reviews(
         ],
         ctx,
     )
-    return len(rows)
+    return [(tid, a, b) for tid, (a, b) in zip(task_ids, opened, strict=True)]
 
 
 # Built once: a new alias per call costs more to build and to key for the statement cache

@@ -154,7 +154,12 @@ def _record_read(
                 golden_id = int(found)
             else:
                 tasks.append(int(found))
-    tasks.sort()
+    return _record_answer(source, entity, outcome, golden_id, sorted(tasks))
+
+
+def _record_answer(
+    source: str, entity: EntityType, outcome: RecordOutcome, golden_id: int | None, tasks: list[int]
+) -> RecordRead:
     return RecordRead(
         source=source,
         entity_type=entity.value,
@@ -209,9 +214,29 @@ def put_record(
         )
         outcome = stored.outcome
         matched = _match_stored(session, entity, ctx, stored)
-        read = _record_read(session, source, entity, outcome)
+        read = _answer_from_match(source, entity, stored, matched) or _record_read(
+            session, source, entity, outcome
+        )
     _observe(metrics, source, entity, [outcome], matched)
     return read
+
+
+def _answer_from_match(
+    source: str, entity: EntityType, stored: StoredOne, matched: MatchSummary
+) -> RecordRead | None:
+    """The answer as the match left it, for a record never matched before (else None).
+
+    Such a record was in no review task, so its open tasks are those the match opened, and
+    its golden record the one the match linked it to.
+    """
+    outcome, waiting = stored.outcome, stored.waiting
+    if waiting is None or waiting.matched_version or matched.placed is None:
+        return None
+    golden_id = matched.placed.get(waiting.id)
+    if golden_id is None:
+        return None
+    tasks = sorted((matched.opened or {}).get(waiting.id, []))
+    return _record_answer(source, entity, outcome, golden_id, tasks)
 
 
 def _match_stored(
