@@ -18,17 +18,18 @@ from mdm.ingest.readers import read_file
 from mdm.ingest.service import Candidate, ingest_batch
 from mdm.linkage.service import MatchSummary, match_pending, save_model, spec_for
 from mdm.mapping.models import SourceInfo, SourceKind
-from mdm.mapping.service import apply_mapping, load_mappings
+from mdm.mapping.service import MappedRecord, apply_mapping, load_mappings
 from mdm.outbox.service import ChangeContext
 from mdm.sources.service import get_source_system, sync_source_systems
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
-def _sample_records(entity: EntityType) -> list[dict[str, Any]]:
+def _mapped_samples(entity: EntityType) -> list[tuple[str, MappedRecord]]:
+    """The sample files' valid records of an entity type, mapped, with their source's code."""
     mappings = load_mappings([SAMPLES / "mappings"])
     manifest = __import__("tomllib").loads((SAMPLES / "manifest.toml").read_text())
-    flat = []
+    mapped = []
     for f in manifest["files"]:
         if f["entity"] != entity.value:
             continue
@@ -41,12 +42,25 @@ def _sample_records(entity: EntityType) -> list[dict[str, Any]]:
             )
             if r.data is not None
         )
-        flat.extend(
-            flatten(entity.value, f"{f['source']}:{rec.source_id}", f["source"], rec.canonical)
+        mapped.extend(
+            (f["source"], rec)
             for rec in apply_mapping(mapping, entity, rows)
-            if rec.ok and rec.canonical
+            if rec.ok and rec.canonical and rec.source_id
         )
-    return flat
+    return mapped
+
+
+def _sample_records(entity: EntityType) -> list[dict[str, Any]]:
+    return [
+        flatten(entity.value, f"{source}:{rec.source_id}", source, rec.canonical or {})
+        for source, rec in _mapped_samples(entity)
+    ]
+
+
+@pytest.fixture(scope="session")
+def sample_customers() -> list[tuple[str, MappedRecord]]:
+    """The sample sources' customers, mapped: (source code, record)."""
+    return _mapped_samples(EntityType.CUSTOMER)
 
 
 @pytest.fixture(autouse=True)

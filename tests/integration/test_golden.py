@@ -652,40 +652,26 @@ def test_candidates_of_a_few_records_pair_as_those_of_a_whole_chunk(
 
 
 def test_a_first_bulk_match_trains_on_every_source_not_on_its_first_chunk(
-    session: Session, monkeypatch: pytest.MonkeyPatch, samples_dir: Path
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    samples_dir: Path,
+    sample_customers: list[tuple[str, Any]],
 ) -> None:
-    import tomllib
-
-    from mdm.canonical.models import EntityType
-    from mdm.ingest.readers import read_file
     from mdm.ingest.service import Candidate, ingest_batch
     from mdm.linkage import service as linkage
-    from mdm.mapping.service import apply_mapping, load_mappings
+    from mdm.mapping.service import load_mappings
     from mdm.sources.service import get_source_system, sync_source_systems
 
     mappings = load_mappings([samples_dir / "mappings"])
     sync_source_systems(session, [m.source for m in mappings.values()])
-    manifest = tomllib.loads((samples_dir / "manifest.toml").read_text())
+    by_source: dict[str, list[Candidate]] = {}
+    for source, rec in sample_customers:
+        by_source.setdefault(source, []).append(Candidate(rec.source_id, rec.canonical, None))
     per_source: dict[str, int] = {}
-    for f in manifest["files"]:
-        if f["entity"] != "customer":
-            continue
-        spec = mappings[f["source"]].entities[EntityType.CUSTOMER]
-        rows = (
-            r.data
-            for r in read_file(
-                samples_dir / f["path"], spec.format or "csv", spec.delimiter, spec.encoding
-            )
-            if r.data is not None
-        )
-        items = [
-            Candidate(rec.source_id, rec.canonical, None)
-            for rec in apply_mapping(mappings[f["source"]], EntityType.CUSTOMER, rows)
-            if rec.ok and rec.canonical and rec.source_id
-        ]
-        system = get_source_system(session, f["source"])
+    for source, items in by_source.items():
+        system = get_source_system(session, source)
         ingest_batch(session, system, "customer", items, origin="test", actor="test")
-        per_source[f["source"]] = per_source.get(f["source"], 0) + len(items)
+        per_source[source] = len(items)
     first = next(iter(per_source))
     live = session.scalar(
         select(func.count())

@@ -254,39 +254,22 @@ def test_matching_a_record_at_a_time_keeps_the_value_caches_bounded(
     assert company_name.cache_info().currsize == 0
 
 
-def test_each_answer_is_the_record_s_place_as_stored(client: TestClient, uow: UnitOfWork) -> None:
+def test_each_answer_is_the_record_s_place_as_stored(
+    client: TestClient, uow: UnitOfWork, sample_customers: list[tuple[str, Any]]
+) -> None:
     # The answer of a new record comes from the match itself (no read on PostgreSQL): over the
-    # sample customers of two sources, each answer is what the database holds right after.
-    import tomllib
-    from pathlib import Path
-
-    from mdm.canonical.models import EntityType
-    from mdm.ingest.readers import read_file
-    from mdm.mapping.service import apply_mapping, load_mappings
+    # sample customers, each answer is what the database holds right after.
     from mdm.sources.models import SourceRecord, SourceSystem
 
-    samples = Path(__file__).resolve().parents[3] / "samples"
-    mappings = load_mappings([samples / "mappings"])
-    manifest = tomllib.loads((samples / "manifest.toml").read_text())
-    sent = []
-    for f in manifest["files"]:
-        if f["entity"] != "customer":
-            continue
-        spec = mappings[f["source"]].entities[EntityType.CUSTOMER]
-        rows = (
-            r.data
-            for r in read_file(
-                samples / f["path"], spec.format or "csv", spec.delimiter, spec.encoding
-            )
-            if r.data is not None
+    # The distributors and the marketplace send as the one third source of these tests.
+    sent = [
+        (
+            source if source in {"erp", "crm"} else "dist",
+            f"{source}-{rec.source_id}",
+            rec.canonical,
         )
-        # The distributors and the marketplace send as the one third source of these tests.
-        source = f["source"] if f["source"] in {"erp", "crm"} else "dist"
-        sent.extend(
-            (source, f"{f['source']}-{rec.source_id}", rec.canonical)
-            for rec in apply_mapping(mappings[f["source"]], EntityType.CUSTOMER, rows)
-            if rec.ok and rec.canonical
-        )
+        for source, rec in sample_customers
+    ]
     in_review = 0
     for source, source_id, canonical in sent:
         body = put(
