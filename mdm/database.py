@@ -382,7 +382,8 @@ _DEFERRED = "mdm.deferred_rows"
 def defer_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert these rows with the transaction's last statement (the outbox's), on PostgreSQL.
 
-    A request's audit entries then cost no round trip of their own. Rows of one table must have
+    A request's audit entries then cost no round trip of their own; past `FEW_ROWS` queued,
+    they are all inserted at once. Rows of one table must have
     the same keys. Until then an ORM query of the table writes them first, so the session sees
     its own rows; a savepoint rolled back on its own does not take them back (as events).
     """
@@ -391,7 +392,11 @@ def defer_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
     if not is_postgres(session):
         insert_rows(session, (table, rows))
         return
-    session.info.setdefault(_DEFERRED, {}).setdefault(table, []).extend(rows)
+    queued = session.info.setdefault(_DEFERRED, {})
+    queued.setdefault(table, []).extend(rows)
+    if sum(len(each) for each in queued.values()) > FEW_ROWS:
+        # A bulk run's many go now, as they come (COPY): none held until its commit.
+        write_deferred(session)
 
 
 def has_deferred(session: Session) -> bool:

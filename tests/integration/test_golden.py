@@ -446,6 +446,14 @@ def test_audit_entries_are_seen_before_commit_land_with_the_commit_and_die_with_
         record(s, [Audit("update", "customer", None, None, None, "alone")], ctx)
     with uow.session() as s:
         assert entries(s) == ["first", "second", "third", "alone"]
+    # A bulk run's many entries are written as they come, not held until its commit.
+    from mdm.database import FEW_ROWS
+
+    with uow.begin() as s:
+        many = [Audit("update", "customer", None, None, None, "bulk") for _ in range(FEW_ROWS)]
+        record(s, [*many, Audit("update", "customer", None, None, None, "bulk")], ctx)
+        written = text("SELECT count(*) FROM audit_entry WHERE reason = 'bulk'")
+        assert s.execute(written).scalar() == FEW_ROWS + 1
 
 
 def test_events_carry_cause_and_correlation(session: Session) -> None:
