@@ -175,21 +175,26 @@ def company_name(value: str | None) -> CompanyName:
         return CompanyName(None, None)
     tokens = folded.split()
     forms: list[str] = []
-    changed = True
-    while changed:
-        changed = False
-        for variant, canon in _LEGAL_BY_LAST.get(tokens[-1], ()):
-            n = len(variant)
-            if len(tokens) > n and tuple(tokens[-n:]) == variant:
-                tokens = tokens[:-n]
-                forms.insert(0, canon)
-                changed = True
-                break
-    # "&", "and", "und", "u.", "et", "en", "y" join two names the same way in every language:
-    # dropped from the core (after the legal form, which may hold one: "GmbH & Co. KG"), so
-    # the spellings of one name agree, and block together.
-    core = [t for t in tokens if t not in _CONJUNCTIONS] or tokens
-    return CompanyName(" ".join(core), " ".join(forms) or None)
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for variant, canon in _LEGAL_BY_LAST.get(tokens[-1], ()):
+                n = len(variant)
+                if len(tokens) > n and tuple(tokens[-n:]) == variant:
+                    tokens = tokens[:-n]
+                    forms.insert(0, canon)
+                    changed = True
+                    break
+        # "&", "and", "und", "u.", "et", "en", "y" join two names the same way in every
+        # language: dropped from the core (after the legal form, which may hold one: "GmbH &
+        # Co. KG"), so the spellings of one name agree, and block together.
+        core = [t for t in tokens if t not in _CONJUNCTIONS] or tokens
+        if core == tokens:
+            return CompanyName(" ".join(core), " ".join(forms) or None)
+        # A legal form the dropped word hid ("X Oy u") is split off too: the result must read
+        # the same when standardised again.
+        tokens = core
 
 
 # --------------------------------------------------------------------------- person names

@@ -35,6 +35,7 @@ ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x17
         ("Acme & Sons Company", "acme sons", "co"),
         ("Inc", "inc", None),  # never leaves the core empty
         ("Société Générale", "societe generale", None),
+        ("Virtanen Oy u", "virtanen", "oy"),  # a form behind a dropped word: split off too
     ],
 )
 def test_company_name_splits_core_and_legal_form(raw: str, core: str, form: str | None) -> None:
