@@ -12,12 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from mdm import migrate
 from mdm.database import UnitOfWork, create_engine
 from mdm.devtools import drop_database, recreate_database
+
+# Property tests draw the same examples on every run, so that a run's verdict is the code's,
+# not the draw's; `pytest --hypothesis-profile=explore` draws afresh to look for new cases.
+settings.register_profile("default", derandomize=True)
+settings.register_profile("explore", derandomize=False, max_examples=1000)
+settings.load_profile("default")
 
 # The API tests' plugin and helpers hold no doctests: kept out of --doctest-modules, they are
 # first imported as the plugin, so pytest rewrites their asserts.
