@@ -678,6 +678,8 @@ class WaitingRecord(NamedTuple):
     # The golden record it is in, and why (None: in none).
     golden_id: int | None
     link_reason: str | None
+    # Whether another record is in that golden record too (None: not read).
+    shares_golden: bool | None
 
 
 class ModelIdentity(NamedTuple):
@@ -717,6 +719,8 @@ _START_ONE = Prebuilt(
         "r.version, r.content_hash, "
         "EXISTS (SELECT 1 FROM match_features f WHERE f.source_record_id = r.id) "
         "AS has_features, r.matched_version, g.golden_id, g.link_reason, "
+        "EXISTS (SELECT 1 FROM golden_member o WHERE o.golden_id = g.golden_id "
+        "AND o.source_record_id <> r.id) AS shares_golden, "
         "m.id AS model_id, m.version AS model_version, m.created_at AS model_created_at "
         "FROM b JOIN s ON s.id = b.source_system_id "
         "LEFT JOIN source_record r ON r.source_system_id = b.source_system_id "
@@ -860,6 +864,7 @@ def ingest_one(
             found.matched_version or 0,
             found.golden_id,
             found.link_reason,
+            bool(found.shares_golden),
         )
         if matched
         else None

@@ -37,6 +37,7 @@ import pandas as pd
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     ColumnElement,
     CompoundSelect,
     Integer,
@@ -632,6 +633,8 @@ def _pending_statement(scope: ColumnElement[bool]) -> Select[Any]:
             SourceRecord.matched_version,
             GoldenMember.golden_id,
             GoldenMember.link_reason,
+            # Whether its golden record holds another record: read later, for the chunk.
+            type_coerce(null(), Boolean).label("shares_golden"),
         )
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
         .outerjoin(GoldenMember, GoldenMember.source_record_id == SourceRecord.id)
@@ -1077,7 +1080,12 @@ def _match_chunk(
     # recomputed below.
     new_needed = {i: g for i, g in enumerate(groups) if not any(n.startswith("g:") for n in g)}
     by_id = {p[0]: p for p in live}
-    kept = _kept_goldens(session, new_needed, former)
+    # The golden records left that hold other records still: for a single record, known from
+    # its first read (`ingest_one`); else read when needed.
+    held: set[int] | None = None
+    if len(live) == 1 and not deleted and live[0].shares_golden is not None:
+        held = {live[0].golden_id} if live[0].shares_golden else set()
+    kept = _kept_goldens(session, new_needed, former, held)
     direct = [
         i for i, g in new_needed.items() if i not in kept and all(int(n[2:]) in by_id for n in g)
     ]
@@ -1149,7 +1157,7 @@ def _match_chunk(
         keys=record_keys,
         unattached=True,
     )
-    summary.merged_goldens += _merge_emptied(session, entity_type, former, planned, ctx)
+    summary.merged_goldens += _merge_emptied(session, entity_type, former, planned, ctx, held)
 
     if scored is not None:
         opened = _open_reviews(
@@ -1184,18 +1192,26 @@ def _match_chunk(
 
 
 def _kept_goldens(
-    session: Session, new_groups: Mapping[int, Sequence[str]], former: Mapping[int, int]
+    session: Session,
+    new_groups: Mapping[int, Sequence[str]],
+    former: Mapping[int, int],
+    held: set[int] | None = None,
 ) -> dict[int, int]:
     """Clusters (by key in ``new_groups``) that keep the golden record their records left.
 
     A changed record that was alone in its golden record, and still matches nothing, keeps
     that golden record: no new ID that would at once be merged back, no redirect left behind.
     It holds for a cluster whose records all came from one golden record that has no other
-    member left.
+    member left. ``held``: those of the former golden records that still hold a record, if
+    known.
     """
     if not former:
         return {}
-    still_held = set(run_scalars(session, _HELD, {"ids": sorted(set(former.values()))}))
+    still_held = (
+        held
+        if held is not None
+        else set(run_scalars(session, _HELD, {"ids": sorted(set(former.values()))}))
+    )
     kept: dict[int, int] = {}
     for key, group in new_groups.items():
         olds = {former.get(int(node[2:])) for node in group}
@@ -1213,10 +1229,13 @@ def _merge_emptied(
     former: dict[int, int],
     planned: Sequence[Link],
     ctx: ChangeContext,
+    held: set[int] | None = None,
 ) -> int:
     """A golden record whose records all moved to one other golden record merged into it.
 
-    Downstream systems then follow its redirect instead of finding it retired.
+    Downstream systems then follow its redirect instead of finding it retired. ``held``: for a
+    single record, the former golden records that held another record (as `_kept_goldens`):
+    the one it left can have gained a record only by keeping it, and is then no longer left.
     """
     if not former:
         return 0
@@ -1224,7 +1243,9 @@ def _merge_emptied(
     moved_to: dict[int, set[int]] = defaultdict(set)
     for rid, gid in former.items():
         moved_to[gid].add(now_in.get(rid, -1))
-    remaining = set(run_scalars(session, _HELD, {"ids": list(moved_to)}))
+    remaining = (
+        held if held is not None else set(run_scalars(session, _HELD, {"ids": list(moved_to)}))
+    )
     merged = 0
     for gid, targets in sorted(moved_to.items()):
         if gid in remaining or len(targets) != 1:

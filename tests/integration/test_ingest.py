@@ -462,6 +462,7 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
     assert (waiting.deleted_at, waiting.trust_rank, waiting.has_features) == (None, 5, False)
     # Never matched before, in no golden record.
     assert (waiting.matched_version, waiting.golden_id, waiting.link_reason) == (0, None, None)
+    assert waiting.shares_golden is False
     gone = store(None)
     assert gone.waiting is not None
     assert gone.waiting.deleted_at is not None

@@ -301,3 +301,31 @@ def test_each_answer_is_the_record_s_place_as_stored(
         in_review += bool(tasks)
     assert len(sent) > 100
     assert in_review  # some answers name the review tasks the match opened
+
+
+def test_a_changed_record_leaves_keeps_or_merges_its_golden_record_as_a_batch_would(
+    client: TestClient,
+) -> None:
+    # A single record's upsert knows from its first read whether its golden record holds
+    # another record; these are the three cases that knowledge decides.
+    # Alone, and still matching nothing else: it keeps its golden record (no new ID).
+    alone = put(client, "erp", "100", ACME_ERP)["golden_id"]
+    changed = put(client, "erp", "100", {**ACME_ERP, "phones": ["+49 30 999000"]})
+    assert changed["golden_id"] == alone
+    # Alone, and now matching another golden record: the emptied one merges into it.
+    lone = {**ACME_CRM, "identifiers": [], "legal_name": "Acme Tools Cologne"}
+    lone |= {"addresses": [], "phones": []}
+    crm_golden = put(client, "crm", "0015A", lone)["golden_id"]
+    assert crm_golden != alone
+    moved = put(client, "crm", "0015A", ACME_CRM)
+    assert moved["golden_id"] == alone
+    redirected = client.get(f"/v1/golden/{crm_golden}").json()
+    assert (redirected["golden_id"], redirected["redirected_from"]) == (alone, crm_golden)
+    # Not alone: leaving it keeps the golden record for the record that stays.
+    gone = put(
+        client, "crm", "0015A", {**GLOBEX, "legal_name": "Globex Industrial Supplies Limited"}
+    )
+    assert gone["golden_id"] != alone
+    kept = client.get(f"/v1/golden/{alone}").json()
+    assert (kept["status"], kept["redirected_from"]) == ("active", None)
+    assert [x["source_id"] for x in kept["xref"]] == ["100"]
