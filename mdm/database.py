@@ -383,9 +383,9 @@ def defer_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
     """Insert these rows with the transaction's last statement (the outbox's), on PostgreSQL.
 
     A request's audit entries then cost no round trip of their own; past `FEW_ROWS` queued,
-    they are all inserted at once. Rows of one table must have
-    the same keys. Until then an ORM query of the table writes them first, so the session sees
-    its own rows; a savepoint rolled back on its own does not take them back (as events).
+    they are all inserted at once. Rows of one table must have the same keys. Until then an ORM
+    query of the table writes them first, so the session sees its own rows; a savepoint rolled
+    back on its own does not take them back (as events).
     """
     if not rows:
         return
@@ -726,6 +726,8 @@ def run(
     parameter sets runs it once for each (one executemany). On PostgreSQL the driver runs it
     by itself (`_Direct`), unless SQL is being echoed.
     """
+    if not isinstance(params, Mapping) and not params:
+        return Rows([], 0)  # an executemany of nothing
     if isinstance(bind, Session):
         bind.flush()  # returns at once when nothing is pending
     connection = core_connection(bind)

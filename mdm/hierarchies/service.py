@@ -898,13 +898,13 @@ def sync_hierarchy(
 ) -> SyncSummary:
     """Re-derive the hierarchy edges around golden records touched by a match run.
 
-    ``known``: the status and redirect of those of them the caller has just read (the match
-    run's recomputation), not read again.
-
     Re-derives the parents of the given golden records, and of every golden record whose
     members name one of their members as a parent (a parent that arrived after its child) or
     whose derived edge points at one of them (a parent that split, retired or merged). Merged
     IDs are carried over to their survivors first (as `on_merge` does). Steward edges are kept.
+
+    ``known``: the status and redirect of those of them the caller has just read (the match
+    run's recomputation), not read again.
 
     Returns counts of edges added, removed, re-parented, unchanged and refused, claims stored
     (and how many still wait for their parent), and steward tasks opened and resolved.

@@ -816,16 +816,22 @@ def ingest_one(
         get_source_system(session, source)  # names the known ones
         raise AssertionError("unreachable: the source system exists")  # pragma: no cover
     found = head[0]
-    batch_id, system_id, trust_rank, record_id = found[:4]
-    model = None if found.model_id is None else ModelIdentity(*found[-3:])
-    outcome = _outcome(candidate, None if record_id is None else tuple(found[3:6]))
+    batch_id, record_id = found.batch_id, found.record_id
+    model = (
+        None
+        if found.model_id is None
+        else ModelIdentity(found.model_id, found.model_version, found.model_created_at)
+    )
+    outcome = _outcome(
+        candidate, None if record_id is None else (record_id, found.version, found.content_hash)
+    )
     counts = {s: int(outcome.status == s) for s in ("new", "changed", "unchanged", "deleted")}
     tallies = {"batch": batch_id, "now": now} | counts
     if outcome.status == "unchanged":
         run(session, _FINISH_UNCHANGED, tallies)
         return StoredOne(batch_id, outcome, None, model)
     values = tallies | {
-        "system": system_id,
+        "system": found.source_system_id,
         "entity": entity,
         "source_id": candidate.source_id,
         "hash": candidate.content_hash,
@@ -858,7 +864,7 @@ def ingest_one(
             else orjson.loads(str(candidate.canonical_json)),
             now if candidate.deleted else None,
             candidate.source_id,
-            trust_rank,
+            found.trust_rank,
             now,
             bool(found.has_features),
             found.matched_version or 0,

@@ -686,7 +686,8 @@ def match_pending(
     ``workers`` processes standardise a large chunk's records side by side. ``claimed``: records
     the caller wrote in this transaction (so holds locked) and marked matched, with what
     matching needs of them (`mdm.ingest.service.ingest_one`): matched as they are, without
-    looking for them (``record_ids`` and the chunk options do not apply). ``newest_model``: the
+    looking for them (``record_ids``, ``chunk_size``, ``max_chunks`` and ``first_chunk`` do not
+    apply). ``newest_model``: the
     active model's row as the caller read it in this transaction (`ModelIdentity`), if it did.
     """
     if record_ids is not None and not record_ids:
@@ -698,7 +699,17 @@ def match_pending(
     if claimed is not None:
         summary.placed, summary.opened = {}, {}
         if claimed:
-            _match_chunk(session, entity_type, spec, model, claimed, ctx, summary)
+            _match_chunk(
+                session,
+                entity_type,
+                spec,
+                model,
+                claimed,
+                ctx,
+                summary,
+                hierarchies=hierarchies,
+                workers=workers,
+            )
         trim_value_caches(SERVER_VALUE_CACHE)
         return summary
     while max_chunks is None or chunks < max_chunks:

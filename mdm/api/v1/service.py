@@ -125,21 +125,20 @@ def _origin(ctx: ChangeContext) -> str:
     return f"api:{ctx.correlation_id or 'untraced'}"
 
 
-# The record's golden record ("golden") and its open review tasks ("task"), in one read.
-_PLACE = Prebuilt(
-    lambda _: union_all(
+def _place_statement(record: Any) -> Any:
+    """The record's golden record ("golden") and its open review tasks ("task"), in one read."""
+    return union_all(
         select(literal("golden").label("kind"), GoldenMember.golden_id.label("id")).where(
-            GoldenMember.source_record_id == bindparam("record", type_=BigInteger())
+            GoldenMember.source_record_id == record
         ),
         select(literal("task"), MatchCandidate.id).where(
             MatchCandidate.status == "open",
-            or_(
-                MatchCandidate.left_record_id == bindparam("record", type_=BigInteger()),
-                MatchCandidate.right_record_id == bindparam("record", type_=BigInteger()),
-            ),
+            or_(MatchCandidate.left_record_id == record, MatchCandidate.right_record_id == record),
         ),
     )
-)
+
+
+_PLACE = Prebuilt(lambda _: _place_statement(bindparam("record", type_=BigInteger())))
 
 
 def _record_read(
