@@ -699,7 +699,12 @@ def _run_direct(connection: Connection, direct: _Direct, params: Any) -> Rows:
     try:
         with driver.cursor(row_factory=namedtuple_row) as cursor:
             if not isinstance(params, Mapping):
-                cursor.executemany(direct.sql, [direct.bind(p) for p in params])
+                if len(params) > 1:
+                    cursor.executemany(direct.sql, [direct.bind(p) for p in params])
+                    return Rows([], cursor.rowcount)
+                # One set: an executemany would enter and leave the driver's pipeline mode.
+                (params,) = params
+                cursor.execute(direct.sql, direct.bind(params))
                 return Rows([], cursor.rowcount)
             cursor.execute(direct.sql, direct.bind(params))
             # Whether rows came back, from the result's status: `description` would first

@@ -680,6 +680,8 @@ class WaitingRecord(NamedTuple):
     link_reason: str | None
     # Whether another record is in that golden record too (None: not read).
     shares_golden: bool | None
+    # Whether it is in an open review task (None: not read).
+    in_review: bool | None = None
 
 
 class ModelIdentity(NamedTuple):
@@ -721,6 +723,9 @@ _START_ONE = Prebuilt(
         "AS has_features, r.matched_version, g.golden_id, g.link_reason, "
         "EXISTS (SELECT 1 FROM golden_member o WHERE o.golden_id = g.golden_id "
         "AND o.source_record_id <> r.id) AS shares_golden, "
+        "(EXISTS (SELECT 1 FROM match_candidate t WHERE t.left_record_id = r.id "
+        "AND t.status = 'open') OR EXISTS (SELECT 1 FROM match_candidate t "
+        "WHERE t.right_record_id = r.id AND t.status = 'open')) AS in_review, "
         "m.id AS model_id, m.version AS model_version, m.created_at AS model_created_at "
         "FROM b JOIN s ON s.id = b.source_system_id "
         "LEFT JOIN source_record r ON r.source_system_id = b.source_system_id "
@@ -871,6 +876,7 @@ def ingest_one(
             found.golden_id,
             found.link_reason,
             bool(found.shares_golden),
+            bool(found.in_review),
         )
         if matched
         else None

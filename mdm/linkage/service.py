@@ -49,6 +49,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    not_,
     null,
     or_,
     select,
@@ -603,9 +604,12 @@ _CANNOT_LINKS = Prebuilt(
         or_(ids_in(CannotLink.left_record_id, "ids"), ids_in(CannotLink.right_record_id, "ids"))
     )
 )
-# Golden records that still have a member (a row per member).
+# Golden records that have a member besides the ``records`` judged afresh (a row per member).
 _HELD = Prebuilt(
-    lambda ids_in: select(GoldenMember.golden_id).where(ids_in(GoldenMember.golden_id, "ids"))
+    lambda ids_in: select(GoldenMember.golden_id).where(
+        ids_in(GoldenMember.golden_id, "ids"),
+        not_(ids_in(GoldenMember.source_record_id, "records")),
+    )
 )
 
 
@@ -635,6 +639,8 @@ def _pending_statement(scope: ColumnElement[bool]) -> Select[Any]:
             GoldenMember.link_reason,
             # Whether its golden record holds another record: read later, for the chunk.
             type_coerce(null(), Boolean).label("shares_golden"),
+            # Whether it is in an open review task: not read for a chunk.
+            type_coerce(null(), Boolean).label("in_review"),
         )
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
         .outerjoin(GoldenMember, GoldenMember.source_record_id == SourceRecord.id)
@@ -984,21 +990,11 @@ def _match_chunk(
         for p in live
         if p.has_features and p.golden_id is not None
     }
-    # Judge changed records afresh, except those a steward placed by hand.
-    detach = [rid for rid, (_, reason) in members.items() if reason != "steward"]
-    former: dict[int, int] = {}
-    unlink_events: list[Event] = []
-    if detach:
-        former = unlink(
-            session,
-            entity_type,
-            detach,
-            ctx,
-            reason="re-evaluate",
-            deferred=unlink_events,
-            keys=record_keys,
-        )
-        touched.update(former.values())
+    # Judge changed records afresh, except those a steward placed by hand: matched as if in
+    # no golden record, they leave the one they are in only if the match moves them
+    # (`_stays`), so a record that stays keeps its membership and cross-reference history.
+    former = {rid: gid for rid, (gid, reason) in members.items() if reason != "steward"}
+    touched.update(former.values())
     pairs, capped = _candidates(session, entity_type, chunk_keys, spec)
     summary.capped_keys.extend(capped)
     summary.candidate_pairs += len(pairs)
@@ -1097,6 +1093,22 @@ def _match_chunk(
     if len(live) == 1 and not deleted and live[0].shares_golden is not None:
         held = {live[0].golden_id} if live[0].shares_golden else set()
     kept = _kept_goldens(session, new_needed, former, held)
+    stays = _stays(groups, former, kept)
+    # The records that move leave their golden records now, before any is built or merged.
+    unlink_events: list[Event] = []
+    moved_from = (
+        unlink(
+            session,
+            entity_type,
+            [rid for rid in former if rid not in stays],
+            ctx,
+            reason="re-evaluate",
+            deferred=unlink_events,
+            keys=record_keys,
+        )
+        if len(stays) < len(former)
+        else {}
+    )
     direct = [
         i for i, g in new_needed.items() if i not in kept and all(int(n[2:]) in by_id for n in g)
     ]
@@ -1151,12 +1163,15 @@ def _match_chunk(
         for member in group:
             cluster_golden[member] = target
         planned.extend(
-            Link(rid, target, reason if len(records) == 1 else "auto") for rid in records
+            Link(rid, target, reason if len(records) == 1 else "auto")
+            for rid in records
+            if rid not in stays
         )
-    summary.linked += len(planned)
-    if summary.placed is not None and not former:
+    summary.linked += len(planned) + len(stays)
+    if summary.placed is not None and not moved_from:
         # Final: without records that left a golden record, none is merged afterwards.
         summary.placed.update((lk.source_record_id, lk.golden_id) for lk in planned)
+        summary.placed.update((rid, former[rid]) for rid in stays)
     link_events: list[Event] = []
     # Every planned record is a record node: in no golden record, as just read.
     link(
@@ -1168,7 +1183,7 @@ def _match_chunk(
         keys=record_keys,
         unattached=True,
     )
-    summary.merged_goldens += _merge_emptied(session, entity_type, former, planned, ctx, held)
+    summary.merged_goldens += _merge_emptied(session, entity_type, moved_from, planned, ctx, held)
 
     if scored is not None:
         opened = _open_reviews(
@@ -1179,15 +1194,22 @@ def _match_chunk(
             for task_id, left, right in opened:
                 for record_id in (left, right):
                     summary.opened.setdefault(record_id, []).append(task_id)
-    # A record never matched before is in no review task.
-    _supersede_reviews(session, entity_type, [p[0] for p in live if p.matched_version], ctx)
+    # A record never matched before is in no review task; a single record's first read says
+    # whether it is in one (`in_review`).
+    _supersede_reviews(
+        session,
+        entity_type,
+        [p[0] for p in live if p.matched_version and p.in_review is not False],
+        ctx,
+    )
     counts = recompute(
         session, entity_type, touched - fresh, ctx, workers=workers, statuses=statuses
     )
     counts["created"] += len(fresh)
-    # A re-evaluated record that stayed where it was is no news for downstream systems.
+    # A re-evaluated record that left and came back (its golden record merged into the one it
+    # left, say) is no news for downstream systems.
     stayed = {
-        lk.source_record_id for lk in planned if former.get(lk.source_record_id) == lk.golden_id
+        lk.source_record_id for lk in planned if moved_from.get(lk.source_record_id) == lk.golden_id
     }
     emit(
         session,
@@ -1200,6 +1222,29 @@ def _match_chunk(
     if hierarchies and entity_type == "customer":
         sync_hierarchy(session, touched | fresh, ctx, known=statuses)
     return model
+
+
+def _stays(
+    groups: Sequence[Sequence[str]], former: Mapping[int, int], kept: Mapping[int, int]
+) -> set[int]:
+    """The records judged afresh that end up in the golden record they are in.
+
+    Those whose cluster holds that golden record and no other, and those whose cluster keeps
+    it (`_kept_goldens`, by position in ``groups``). A cluster of several golden records is
+    merged, and its records' places are known only after: they leave and are linked again.
+    """
+    stays: set[int] = set()
+    for i, group in enumerate(groups):
+        goldens = [int(n[2:]) for n in group if n.startswith("g:")]
+        if len(goldens) > 1:
+            continue
+        target = goldens[0] if goldens else kept.get(i)
+        stays.update(
+            rid
+            for rid in (int(n[2:]) for n in group if n.startswith("r:"))
+            if target is not None and former.get(rid) == target
+        )
+    return stays
 
 
 def _kept_goldens(
@@ -1221,7 +1266,11 @@ def _kept_goldens(
     still_held = (
         held
         if held is not None
-        else set(run_scalars(session, _HELD, {"ids": sorted(set(former.values()))}))
+        else set(
+            run_scalars(
+                session, _HELD, {"ids": sorted(set(former.values())), "records": sorted(former)}
+            )
+        )
     )
     kept: dict[int, int] = {}
     for key, group in new_groups.items():
@@ -1255,7 +1304,9 @@ def _merge_emptied(
     for rid, gid in former.items():
         moved_to[gid].add(now_in.get(rid, -1))
     remaining = (
-        held if held is not None else set(run_scalars(session, _HELD, {"ids": list(moved_to)}))
+        held
+        if held is not None
+        else set(run_scalars(session, _HELD, {"ids": list(moved_to), "records": []}))
     )
     merged = 0
     for gid, targets in sorted(moved_to.items()):

@@ -117,6 +117,10 @@ def test_a_prebuilt_statement_runs_alike_whether_the_driver_or_sqlalchemy_runs_i
         (first, {"name": "Acme", "tags": ["a", "b"]}, "active"),
         (second, [1, 2, 3], "active"),
     ]
+    # A list of one parameter set runs once (as one execute), counting its row.
+    one = run(session, write, [{"b_id": second, "attributes": {"k": None}, "version": 4}])
+    assert one.rowcount == 1
+    assert run(session, read, {"ids": [second]}).all()[0].attributes == {"k": None}
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         # Plain statements go to the driver; an INSERT whose columns have defaults computed

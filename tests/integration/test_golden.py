@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from mdm.audit.models import AuditEntry
 from mdm.database import UnitOfWork
 from mdm.errors import ConflictError
-from mdm.golden.models import GoldenRecord
+from mdm.golden.models import GoldenRecord, XrefHistory
 from mdm.golden.service import golden_of_source, resolve, xref_history, xrefs_of
 from mdm.linkage.models import BlockingKey, MatchFeatures
 from mdm.linkage.service import match_pending
@@ -481,10 +481,22 @@ def test_changed_record_that_stays_only_updates_its_golden_record(
     hub("erp", {"100": ACME_ERP})
     hub("crm", {"0015A": ACME_CRM})
     after = max(e.seq for e in events(session))
+    record = _record_id(session, "crm", "0015A")
+
+    def history() -> list[tuple[int, int, Any, Any]]:
+        session.expire_all()
+        return [
+            (h.id, h.golden_id, h.linked_at, h.unlinked_at) for h in xref_history(session, record)
+        ]
+
+    before = history()
+    assert len(before) == 1
     hub("crm", {"0015A": {**ACME_CRM, "phones": ["+49 221 555000"]}})
     news = events(session, after)
     assert [e.event_type for e in news] == ["golden.updated"]
     assert news[0].payload["changed"] == ["phones"]
+    # It never left: the same open cross-reference entry, not a closed one and a new one.
+    assert history() == before
 
 
 # Another company at Acme's address: a candidate of Acme's records, not a match.
@@ -532,6 +544,8 @@ def test_rematching_everything_keeps_golden_records_features_and_feed(
     assert session.scalar(select(func.count()).select_from(BlockingKey)) == keys_before
     # Nothing moved: no link or unlink event, and the unchanged golden records say nothing.
     assert [e.event_type for e in events(session, after=last)] == []
+    # Nor did the cross-reference's history: one open entry per record, as before.
+    assert session.scalar(select(func.count()).select_from(XrefHistory)) == 3
 
 
 def test_a_changed_record_alone_in_its_golden_record_keeps_it(

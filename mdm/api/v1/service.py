@@ -223,13 +223,15 @@ def put_record(
 def _answer_from_match(
     source: str, entity: EntityType, stored: StoredOne, matched: MatchSummary
 ) -> RecordRead | None:
-    """The answer as the match left it, for a record never matched before (else None).
+    """The answer as the match left it, for a record in no open review task before (else None).
 
-    Such a record was in no review task, so its open tasks are those the match opened, and
-    its golden record the one the match linked it to.
+    A record never matched before, or one whose first read found it in no open task: its open
+    tasks are those the match opened, and its golden record the one the match placed it in.
     """
     outcome, waiting = stored.outcome, stored.waiting
-    if waiting is None or waiting.matched_version or matched.placed is None:
+    if waiting is None or matched.placed is None:
+        return None
+    if waiting.matched_version and waiting.in_review is not False:
         return None
     golden_id = matched.placed.get(waiting.id)
     if golden_id is None:

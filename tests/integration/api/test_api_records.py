@@ -270,8 +270,14 @@ def test_each_answer_is_the_record_s_place_as_stored(
         )
         for source, rec in sample_customers
     ]
+    # Then each record again, changed (a new phone number): a record in no open review task
+    # is answered from its match too, one in a task from a read.
+    changed = [
+        (source, source_id, {**canonical, "phones": [f"+49 30 {n:07d}"]})
+        for n, (source, source_id, canonical) in enumerate(sent)
+    ]
     in_review = 0
-    for source, source_id, canonical in sent:
+    for source, source_id, canonical in sent + changed:
         body = put(
             client, source, source_id, {k: v for k, v in canonical.items() if k != "source_id"}
         )
@@ -299,6 +305,8 @@ def test_each_answer_is_the_record_s_place_as_stored(
             bool(tasks),
         ), (source, source_id)
         in_review += bool(tasks)
+        if (source, source_id, canonical) in changed:
+            assert body["status"] == "changed"
     assert len(sent) > 100
     assert in_review  # some answers name the review tasks the match opened
 
