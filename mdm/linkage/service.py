@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import (
     ARRAY,
@@ -470,6 +471,82 @@ def _store_features(
     return keys
 
 
+# PostgreSQL: one record's features and blocking keys stored, and the holders of its keys
+# read (each up to its limit, one index range each), in one round trip. Keys it no longer
+# has go; keys it keeps stay as they are. The read sees the table as it was before the
+# statement: the record's kept keys, not its new ones (`_store_one_and_find`).
+_STORE_ONE_AND_FIND = Prebuilt(
+    lambda _: text(
+        "WITH gone AS (DELETE FROM blocking_key WHERE source_record_id = :record "
+        "AND NOT (key = ANY(CAST(:keys AS varchar[])))), "
+        "f AS (INSERT INTO match_features (source_record_id, entity_type, features) "
+        "VALUES (:record, :entity, CAST(:features AS json)) ON CONFLICT (source_record_id) "
+        "DO UPDATE SET entity_type = excluded.entity_type, features = excluded.features), "
+        "k AS (INSERT INTO blocking_key (entity_type, key, source_record_id) "
+        "SELECT :entity, key, :record FROM unnest(CAST(:keys AS varchar[])) AS key "
+        "ON CONFLICT DO NOTHING) "
+        "SELECT q.key, h.source_record_id FROM unnest(CAST(:keys AS varchar[]), "
+        "CAST(:limits AS integer[])) AS q(key, most) CROSS JOIN LATERAL "
+        "(SELECT b.source_record_id FROM blocking_key b WHERE b.entity_type = :entity "
+        "AND b.key = q.key ORDER BY b.source_record_id LIMIT q.most) h"
+    )
+)
+
+
+def _store_one_and_find(
+    session: Session, entity_type: str, record_id: int, features: dict[str, Any], spec: MatchSpec
+) -> tuple[list[tuple[str, int]], list[tuple[int, int]], list[tuple[str, int]]]:
+    """`_store_features` and `_candidates` of one record, in one statement (PostgreSQL).
+
+    Returns its keys as (key, record ID), its candidate pairs and the keys left out for being
+    too common, as those two would. A key's holders are read as they were before the record's
+    keys were written, so the record is among them only for a key it had already: counted
+    without it, a key is capped when its other holders reach the cap (as when the record's
+    own row is counted and the holders exceed it).
+    """
+    keys = list(
+        dict.fromkeys(
+            stored_key(rule, key) for rule, key in blocking_keys(stored_features(features), spec)
+        )
+    )
+    cap_of = _caps(spec)
+    found: dict[str, list[int]] = {key: [] for key in keys}
+    params = {
+        "record": record_id,
+        "entity": entity_type,
+        "keys": keys,
+        "limits": [cap_of(key) + 1 for key in keys],
+        "features": orjson.dumps(features).decode(),
+    }
+    for key, other in run(session, _STORE_ONE_AND_FIND, params):
+        if other != record_id:
+            found[key].append(int(other))
+    capped = sorted(
+        (key, min(len(others), cap_of(key)) + 1)
+        for key, others in found.items()
+        if len(others) >= cap_of(key)
+    )
+    left_out = {key for key, _ in capped}
+    pairs = {
+        (min(record_id, other), max(record_id, other))
+        for key, others in found.items()
+        if key not in left_out
+        for other in others
+    }
+    return [(key, record_id) for key in keys], sorted(pairs), capped
+
+
+def _caps(spec: MatchSpec) -> Callable[[object], int]:
+    """The most records a blocking key (as stored: ``rule:value``) may pair up."""
+    caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
+    default_cap = max(caps.values(), default=200)
+
+    def cap_of(key: object) -> int:
+        return caps.get(str(key).split(":", 1)[0], default_cap)
+
+    return cap_of
+
+
 # The most standardised values a cache keeps in a process that matches a record at a time.
 SERVER_VALUE_CACHE = 50_000
 # The most a bulk match run keeps in each cache between chunks (each entry ~100 bytes: the
@@ -559,15 +636,10 @@ def _candidates(
     the plan cannot go wrong however stale the table's statistics are, which a self-join in
     SQL could (nested loops over a freshly loaded table).
     """
-    caps = {rule.name: rule.max_block_size for rule in spec.blocking_rules}
-    default_cap = max(caps.values(), default=200)
     if not rows:
         return [], []
     keys = list(dict.fromkeys(key for key, _ in rows))
-
-    def cap_of(key: object) -> int:
-        return caps.get(str(key).split(":", 1)[0], default_cap)
-
+    cap_of = _caps(spec)
     if len(keys) <= LIMITED_KEYS:
         # One record or a few: one more holder than the cap is enough to know a key is
         # capped; and so few rows pair up faster in plain Python than through a frame.
@@ -977,9 +1049,16 @@ def _match_chunk(
         else _frame_records(frame)
     )
     matched_before = [p[0] for p in live if p.has_features]
-    chunk_keys = _store_features(
-        session, entity_type, live_ids, stored, spec, replace=matched_before
-    )
+    found: tuple[list[tuple[int, int]], list[tuple[str, int]]] | None = None
+    if len(live) == 1 and frame is None and is_postgres(session):
+        chunk_keys, one_pairs, one_capped = _store_one_and_find(
+            session, entity_type, live_ids[0], stored[0], spec
+        )
+        found = (one_pairs, one_capped)
+    else:
+        chunk_keys = _store_features(
+            session, entity_type, live_ids, stored, spec, replace=matched_before
+        )
     if frame is not None:
         stored = []  # a chunk scores from its frame
     if model is None:
@@ -995,7 +1074,7 @@ def _match_chunk(
     # (`_stays`), so a record that stays keeps its membership and cross-reference history.
     former = {rid: gid for rid, (gid, reason) in members.items() if reason != "steward"}
     touched.update(former.values())
-    pairs, capped = _candidates(session, entity_type, chunk_keys, spec)
+    pairs, capped = found or _candidates(session, entity_type, chunk_keys, spec)
     summary.capped_keys.extend(capped)
     summary.candidate_pairs += len(pairs)
 

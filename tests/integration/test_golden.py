@@ -871,3 +871,42 @@ def test_a_bulk_match_run_goes_past_an_ordered_chunk_taken_elsewhere_and_matches
     )
     assert waiting == 0
     assert golden_id(session, "erp", "400") == golden_id(session, "erp", "200")
+
+
+def _company(name: str, city: str, postcode: str) -> dict[str, Any]:
+    return {
+        "legal_name": name,
+        "addresses": [{"type": "legal", "city": city, "postal_code": postcode, "country": "DE"}],
+        "phones": ["+49 30 5550100"],  # the one value the three share: a switchboard, say
+    }
+
+
+def test_a_key_held_by_as_many_records_as_its_cap_pairs_nothing(
+    session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three unrelated companies share a phone number; the phone rule may pair up two records.
+    from mdm.linkage import service as linkage
+
+    spec = linkage.spec_for("customer")
+    rules = tuple(
+        r.model_copy(update={"max_block_size": 2}) if r.name == "phone" else r
+        for r in spec.blocking_rules
+    )
+    capped_spec = spec.model_copy(update={"blocking_rules": rules})
+    monkeypatch.setattr(linkage, "spec_for", lambda entity_type: capped_spec)
+    phone_key = "phone:+49305550100"
+
+    first = hub("erp", {"1": _company("Adler Logistik AG", "Berlin", "10115")})
+    assert (first.candidate_pairs, first.capped_keys) == (0, [])
+    second = hub("erp", {"2": _company("Birkenhof Bäckerei KG", "Hamburg", "20095")})
+    # One other holder, under the cap: a pair.
+    assert (second.candidate_pairs, second.capped_keys) == (1, [])
+    third = hub("erp", {"3": _company("Cordes Maschinenbau GmbH", "München", "80331")})
+    # Two others: with the record itself three holders, more than the cap: no pair.
+    assert (third.candidate_pairs, third.capped_keys) == (0, [(phone_key, 3)])
+    # A change that keeps the key counts the same holders (the record's own key among them).
+    changed = {**_company("Birkenhof Bäckerei KG", "Hamburg", "20095"), "emails": ["a@b.de"]}
+    again = hub("erp", {"2": changed})
+    assert (again.candidate_pairs, again.capped_keys) == (0, [(phone_key, 3)])
+    keys = session.scalars(select(BlockingKey.key).where(BlockingKey.key == phone_key)).all()
+    assert len(keys) == 3
