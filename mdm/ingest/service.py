@@ -708,16 +708,10 @@ class StoredOne:
     newest_model: ModelIdentity | None = None
 
 
-# PostgreSQL: the source system, a new batch and the record's current head, in one round trip.
+# PostgreSQL: the source system and the record's current head, in one read.
 _START_ONE = Prebuilt(
     lambda _: text(
-        "WITH s AS (SELECT id, trust_rank FROM source_system WHERE code = :code), "
-        "b AS (INSERT INTO ingest_batch (source_system_id, entity_type, origin, submitted_by, "
-        "status, started_at, read_count, new_count, changed_count, unchanged_count, "
-        "deleted_count, rejected_count) "
-        "SELECT id, :entity, :origin, :actor, 'running', :now, 0, 0, 0, 0, 0, 0 FROM s "
-        "RETURNING id, source_system_id) "
-        "SELECT b.id AS batch_id, b.source_system_id, s.trust_rank, r.id AS record_id, "
+        "SELECT s.id AS source_system_id, s.trust_rank, r.id AS record_id, "
         "r.version, r.content_hash, "
         "EXISTS (SELECT 1 FROM match_features f WHERE f.source_record_id = r.id) "
         "AS has_features, r.matched_version, g.golden_id, g.link_reason, "
@@ -727,51 +721,54 @@ _START_ONE = Prebuilt(
         "AND t.status = 'open') OR EXISTS (SELECT 1 FROM match_candidate t "
         "WHERE t.right_record_id = r.id AND t.status = 'open')) AS in_review, "
         "m.id AS model_id, m.version AS model_version, m.created_at AS model_created_at "
-        "FROM b JOIN s ON s.id = b.source_system_id "
-        "LEFT JOIN source_record r ON r.source_system_id = b.source_system_id "
+        "FROM source_system s "
+        "LEFT JOIN source_record r ON r.source_system_id = s.id "
         "AND r.entity_type = :entity AND r.source_id = :source_id "
         "LEFT JOIN golden_member g ON g.source_record_id = r.id "
         # What matching the record next asks first (`mdm.linkage.service.active_model`).
         "LEFT JOIN LATERAL (SELECT id, version, created_at FROM match_model "
-        "WHERE entity_type = :entity AND active ORDER BY version DESC LIMIT 1) m ON true"
+        "WHERE entity_type = :entity AND active ORDER BY version DESC LIMIT 1) m ON true "
+        "WHERE s.code = :code"
     )
 )
-# The batch's tallies once its one record is written (`record_counts`' columns).
-_FINISH_ONE = (
-    "UPDATE ingest_batch SET status = 'completed', finished_at = :now, read_count = 1, "
-    "new_count = :new, changed_count = :changed, unchanged_count = :unchanged, "
-    "deleted_count = :deleted, rejected_count = 0 WHERE id = :batch"
+# The batch of the one record, written once with its tallies (`record_counts`' columns):
+# nobody sees it before the transaction commits, so it never needs to say it is running.
+_BATCH_ONE = (
+    "INSERT INTO ingest_batch (source_system_id, entity_type, origin, submitted_by, status, "
+    "started_at, finished_at, read_count, new_count, changed_count, unchanged_count, "
+    "deleted_count, rejected_count) VALUES (:system, :entity, :origin, :actor, 'completed', "
+    ":now, :now, 1, :new, :changed, :unchanged, :deleted, 0) RETURNING id"
 )
-_FINISH_UNCHANGED = Prebuilt(lambda _: text(_FINISH_ONE))
-# A new record: its head, its first version and the batch's tallies, in one round trip.
+_UNCHANGED_ONE = Prebuilt(lambda _: text(_BATCH_ONE))
+# A new record: the batch, the record's head and its first version, in one round trip.
 _INSERT_ONE = Prebuilt(
     lambda _: text(
-        "WITH h AS (INSERT INTO source_record (source_system_id, entity_type, source_id, "
+        f"WITH b AS ({_BATCH_ONE}), "
+        "h AS (INSERT INTO source_record (source_system_id, entity_type, source_id, "
         "version, content_hash, canonical, received_at, last_batch_id, matched_version) "
-        "VALUES (:system, :entity, :source_id, 1, :hash, CAST(:canonical AS jsonb), :now, "
-        ":batch, :matched) RETURNING id), "
+        "SELECT :system, :entity, :source_id, 1, :hash, CAST(:canonical AS jsonb), :now, "
+        "b.id, :matched FROM b RETURNING id), "
         "v AS (INSERT INTO source_record_version (source_record_id, version, content_hash, "
         "raw, canonical, deleted, received_at, batch_id) "
-        "SELECT id, 1, :hash, CAST(:raw AS json), CAST(:canonical AS json), false, :now, "
-        ":batch FROM h), "
-        f"c AS ({_FINISH_ONE}) "
-        "SELECT id FROM h"
+        "SELECT h.id, 1, :hash, CAST(:raw AS json), CAST(:canonical AS json), false, :now, "
+        "b.id FROM h, b) "
+        "SELECT h.id, b.id AS batch_id FROM h, b"
     )
 )
-# A changed (or deleted) record: its head, its new version and the batch's tallies.
+# A changed (or deleted) record: the batch, the record's head and its new version.
 _UPDATE_ONE = Prebuilt(
     lambda _: text(
-        "WITH h AS (UPDATE source_record SET version = :version, content_hash = :hash, "
+        f"WITH b AS ({_BATCH_ONE}), "
+        "h AS (UPDATE source_record SET version = :version, content_hash = :hash, "
         "canonical = CASE WHEN :tombstone THEN canonical ELSE CAST(:canonical AS jsonb) END, "
-        "received_at = :now, last_batch_id = :batch, deleted_at = :deleted_at, "
+        "received_at = :now, last_batch_id = (SELECT id FROM b), deleted_at = :deleted_at, "
         "matched_version = CASE WHEN :matched THEN :version ELSE matched_version END "
         "WHERE id = :id RETURNING id), "
         "v AS (INSERT INTO source_record_version (source_record_id, version, content_hash, "
         "raw, canonical, deleted, received_at, batch_id) "
-        "SELECT id, :version, :hash, CAST(:raw AS json), CAST(:canonical AS json), "
-        ":tombstone, :now, :batch FROM h), "
-        f"c AS ({_FINISH_ONE}) "
-        "SELECT id FROM h"
+        "SELECT h.id, :version, :hash, CAST(:raw AS json), CAST(:canonical AS json), "
+        ":tombstone, :now, b.id FROM h, b) "
+        "SELECT h.id, b.id AS batch_id FROM h, b"
     )
 )
 
@@ -808,20 +805,13 @@ def ingest_one(
     head = run(
         session,
         _START_ONE,
-        {
-            "code": source,
-            "entity": entity,
-            "origin": origin[:500],
-            "actor": actor[:200],
-            "now": now,
-            "source_id": candidate.source_id,
-        },
+        {"code": source, "entity": entity, "source_id": candidate.source_id},
     ).all()
     if not head:
         get_source_system(session, source)  # names the known ones
         raise AssertionError("unreachable: the source system exists")  # pragma: no cover
     found = head[0]
-    batch_id, record_id = found.batch_id, found.record_id
+    record_id = found.record_id
     model = (
         None
         if found.model_id is None
@@ -830,24 +820,27 @@ def ingest_one(
     outcome = _outcome(
         candidate, None if record_id is None else (record_id, found.version, found.content_hash)
     )
-    counts = {s: int(outcome.status == s) for s in ("new", "changed", "unchanged", "deleted")}
-    tallies = {"batch": batch_id, "now": now} | counts
-    if outcome.status == "unchanged":
-        run(session, _FINISH_UNCHANGED, tallies)
-        return StoredOne(batch_id, outcome, None, model)
-    values = tallies | {
+    batch = {
         "system": found.source_system_id,
         "entity": entity,
+        "origin": origin[:500],
+        "actor": actor[:200],
+        "now": now,
+    } | {s: int(outcome.status == s) for s in ("new", "changed", "unchanged", "deleted")}
+    if outcome.status == "unchanged":
+        batch_id = run(session, _UNCHANGED_ONE, batch).scalar_one()
+        return StoredOne(batch_id, outcome, None, model)
+    values = batch | {
         "source_id": candidate.source_id,
         "hash": candidate.content_hash,
         "canonical": candidate.canonical_json,
         "raw": candidate.raw_json,
     }
     if outcome.status == "new":
-        inserted = run(session, _INSERT_ONE, values | {"matched": 1 if matched else 0})
-        outcome.record_id = record_id = inserted.scalar_one()
+        (written,) = run(session, _INSERT_ONE, values | {"matched": 1 if matched else 0}).all()
+        outcome.record_id = record_id = written.id
     else:
-        run(
+        (written,) = run(
             session,
             _UPDATE_ONE,
             values
@@ -858,7 +851,8 @@ def ingest_one(
                 "deleted_at": now if candidate.deleted else None,
                 "matched": matched,
             },
-        )
+        ).all()
+    batch_id = written.batch_id
     waiting = (
         WaitingRecord(
             record_id,

@@ -463,6 +463,7 @@ def test_a_record_stored_for_matching_comes_back_as_matching_takes_it(session: S
     # Never matched before, in no golden record.
     assert (waiting.matched_version, waiting.golden_id, waiting.link_reason) == (0, None, None)
     assert waiting.shares_golden is False
+    assert waiting.in_review is False  # in no open review task
     gone = store(None)
     assert gone.waiting is not None
     assert gone.waiting.deleted_at is not None
