@@ -20,10 +20,14 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdm.database import Base, BigId, JSONType, utcnow
+
+# A record waits to be matched until its matched version reaches its version.
+_WAITING = text("matched_version < version")
 
 
 class SourceSystem(Base):
@@ -45,7 +49,15 @@ class SourceRecord(Base):
     __tablename__ = "source_record"
     __table_args__ = (
         UniqueConstraint("source_system_id", "entity_type", "source_id"),
-        Index("ix_source_record_entity_type_match", "entity_type", "matched_version"),
+        # The records waiting to be matched, by entity type in ID order; a matched record
+        # has no entry (written matched, it never gets one).
+        Index(
+            "ix_source_record_waiting",
+            "entity_type",
+            "id",
+            postgresql_where=_WAITING,
+            sqlite_where=_WAITING,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
