@@ -12,6 +12,7 @@ become small code matrices (one row per record, at most :data:`MAX_VALUES` value
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,25 @@ def similarity(
     return np.asarray(out, dtype=np.float64) / scale
 
 
+def similarity_scorer(scorer: Scorer, cutoff: float | None = None) -> Callable[[str, str], float]:
+    """A function giving one pair of strings the similarity (0..1) :func:`similarity` gives it.
+
+    >>> round(similarity_scorer("jaro_winkler")("martha", "marhta"), 3)
+    0.961
+    >>> similarity_scorer("ratio", cutoff=0.5)("abc", "xyz")
+    0.0
+    """
+    fn, scale = _SIMILARITY[scorer]
+    score_cutoff = None if cutoff is None else cutoff * scale
+    if scale == 1.0:  # dividing by one would change nothing
+        return functools.partial(fn, score_cutoff=score_cutoff)
+
+    def score(a: str, b: str) -> float:
+        return fn(a, b, score_cutoff=score_cutoff) / scale
+
+    return score
+
+
 def edit_distance(
     scorer: Scorer, a: list[str], b: list[str], cutoff: int | None = None
 ) -> FloatArray:
@@ -92,6 +112,19 @@ def edit_distance(
         a, b, scorer=_DISTANCE[scorer], workers=workers, dtype=np.int32, score_cutoff=cutoff
     )
     return np.asarray(out, dtype=np.float64)
+
+
+def distance_scorer(scorer: Scorer, cutoff: int | None = None) -> Callable[[str, str], int]:
+    """A function giving one pair of strings the edit distance :func:`edit_distance` gives it.
+
+    >>> distance_scorer("damerau_levenshtein")("1804974", "1809474")
+    1
+    >>> distance_scorer("levenshtein", cutoff=1)("abcd", "wxyz")
+    2
+    """
+    if scorer not in _DISTANCE:
+        raise ValueError(f"{scorer} is not an edit distance")
+    return functools.partial(_DISTANCE[scorer], score_cutoff=cutoff)
 
 
 # --------------------------------------------------------------------------- column codes
@@ -126,6 +159,11 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    @property
+    def records(self) -> Sequence[Mapping[str, Any]]:
+        """The records themselves: a few pairs are compared one value at a time."""
+        return self._records
 
     def __getitem__(self, column: str) -> npt.NDArray[np.object_]:
         if column not in self._cache:
@@ -174,7 +212,7 @@ def factorize(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[IntArray, npt.N
     items = values.tolist() if isinstance(values, np.ndarray) and values.dtype == object else values
     small_codes = [
         # Most values are strings, which need no test for a missing value.
-        seen.setdefault(v, len(seen)) if v.__class__ is str or not _missing(v) else -1
+        seen.setdefault(v, len(seen)) if v.__class__ is str or not is_missing(v) else -1
         for v in items
     ]
     uniq = np.empty(len(seen), dtype=object)
@@ -182,7 +220,12 @@ def factorize(values: Sequence[Any] | npt.NDArray[Any]) -> tuple[IntArray, npt.N
     return np.asarray(small_codes, dtype=np.int64), uniq
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """Whether a single value is missing: ``None`` or a float NaN.
+
+    >>> is_missing(None), is_missing(float("nan")), is_missing(""), is_missing(())
+    (True, True, False, False)
+    """
     return value is None or (isinstance(value, float) and value != value)  # noqa: PLR0124 - NaN
 
 
@@ -466,6 +509,26 @@ def _idf_matrix(uniques: npt.NDArray[np.object_], table: IdfTable) -> sparse.csr
     )
 
 
+def idf_vector(value: Any, table: IdfTable) -> dict[str, float]:
+    """A value's distinct tokens weighted by IDF, scaled to unit length.
+
+    >>> idf_vector("acme acme", IdfTable(10, {}))
+    {'acme': 1.0}
+    """
+    weights = {t: table.weight(t) for t in set(str(value).split())}
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    return {t: w / norm for t, w in weights.items()}
+
+
+def token_cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """The cosine of two unit token vectors (see :func:`idf_vector`).
+
+    >>> token_cosine({"sony": 1.0}, {"sony": 0.6, "tv": 0.8})
+    0.6
+    """
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
 def _idf_cosine_small(
     uniques: npt.NDArray[np.object_], a: IntArray, b: IntArray, table: IdfTable
 ) -> FloatArray:
@@ -474,15 +537,12 @@ def _idf_cosine_small(
 
     def vector(k: int) -> dict[str, float]:
         if k not in vectors:
-            weights = {t: table.weight(t) for t in set(str(uniques[k]).split())}
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            vectors[k] = {t: w / norm for t, w in weights.items()}
+            vectors[k] = idf_vector(uniques[k], table)
         return vectors[k]
 
     out = np.empty(len(a), dtype=np.float64)
     for i, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
-        va, vb = vector(x), vector(y)
-        out[i] = sum(w * vb.get(t, 0.0) for t, w in va.items())
+        out[i] = token_cosine(vector(x), vector(y))
     return out
 
 
@@ -584,20 +644,30 @@ class _PairScores:
         return self._cache[key]
 
 
-def _date_days(uniques: npt.NDArray[np.object_]) -> FloatArray:
+def date_days(uniques: npt.NDArray[np.object_]) -> FloatArray:
+    """Days since 1900-01-01 of ``YYYYMMDD`` dates (NaN where a value is no such date).
+
+    >>> date_days(np.array(["19000102", "1900-01-02", None], dtype=object)).tolist()
+    [1.0, nan, nan]
+    """
     parsed = pd.to_datetime(pd.Series(uniques, dtype=object), format="%Y%m%d", errors="coerce")
     days = (parsed - pd.Timestamp("1900-01-01")).dt.days
     return np.asarray(days.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
+def transposed_date(value: Any) -> str | None:
+    """A ``YYYYMMDD`` value with day and month swapped (None for other values).
+
+    >>> transposed_date("19800312"), transposed_date(19800312)
+    ('19801203', None)
+    """
+    if isinstance(value, str) and len(value) == 8:
+        return f"{value[:4]}{value[6:8]}{value[4:6]}"
+    return None
+
+
 def _transposed(uniques: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
-    return np.asarray(
-        [
-            f"{v[:4]}{v[6:8]}{v[4:6]}" if isinstance(v, str) and len(v) == 8 else None
-            for v in uniques
-        ],
-        dtype=object,
-    )
+    return np.asarray([transposed_date(v) for v in uniques], dtype=object)
 
 
 @dataclass(slots=True)
@@ -718,7 +788,7 @@ def compare(
                 hit[idx[ok]] = True
             else:
                 if values_days is None:
-                    values_days = _date_days(codes.uniques)
+                    values_days = date_days(codes.uniques)
                 assert level.threshold is not None
                 diff = np.abs(values_days[a[idx]] - values_days[b[idx]])
                 hit[idx[diff <= level.threshold]] = True
@@ -768,6 +838,15 @@ def _multi_fuzzy(
 _NOT_DIGIT = re.compile(r"\D+")
 
 
+def digits_of(value: Any) -> str:
+    """The digits of a value, in order (what :func:`same_digits` compares).
+
+    >>> digits_of("CW1015-13"), digits_of(None)
+    ('101513', '')
+    """
+    return _NOT_DIGIT.sub("", str(value))
+
+
 def same_digits(
     uniques: npt.NDArray[np.object_], a: IntArray, b: IntArray
 ) -> npt.NDArray[np.bool_]:
@@ -784,13 +863,13 @@ def same_digits(
         digits: dict[int, str] = {}
         for k in (*a.tolist(), *b.tolist()):
             if k not in digits:
-                digits[k] = _NOT_DIGIT.sub("", str(uniques[k]))
+                digits[k] = digits_of(uniques[k])
         return np.asarray(
             [digits[x] == digits[y] for x, y in zip(a.tolist(), b.tolist(), strict=True)],
             dtype=np.bool_,
         ).reshape(len(a))
     digit_codes, _ = pd.factorize(
-        np.asarray([_NOT_DIGIT.sub("", str(v)) for v in uniques.tolist()] + [""], dtype=object)[:-1]
+        np.asarray([digits_of(v) for v in uniques.tolist()] + [""], dtype=object)[:-1]
     )
     return np.asarray(digit_codes[a] == digit_codes[b], dtype=np.bool_)
 

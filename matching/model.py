@@ -8,13 +8,14 @@ when it was trained. Scoring reads only this document and the standardised recor
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from matching.comparisons import IdfTable
+from matching.comparisons import IdfTable, multi_columns
 from matching.spec import MatchSpec
 
 MODEL_FORMAT_VERSION = 1
@@ -58,6 +59,17 @@ class TermFrequencies(BaseModel):
     default: float
 
 
+@dataclass(frozen=True, slots=True)
+class TermFrequencyTerm:
+    """A comparison whose exact agreements are weighed by how common the agreed value is."""
+
+    comparison: int  # position in the spec's comparisons
+    column: str
+    exact_level: int
+    u_exact: float
+    table: TermFrequencies
+
+
 class IdfDocument(BaseModel):
     """Document frequencies of tokens in one column."""
 
@@ -92,6 +104,7 @@ class MatchModel(BaseModel):
     _weights: list[npt.NDArray[np.float64]] | None = PrivateAttr(default=None)
     _idf_tables: dict[str, IdfTable] | None = PrivateAttr(default=None)
     _tf: dict[str, TermFrequencies] | None = PrivateAttr(default=None)
+    _tf_terms: list[TermFrequencyTerm] | None = PrivateAttr(default=None)
 
     def to_json(self) -> str:
         """Serialise the model (spec included) as a JSON document."""
@@ -141,3 +154,25 @@ class MatchModel(BaseModel):
     def parameters_for(self, comparison: str) -> ComparisonParameters | None:
         """The trained parameters of the named comparison."""
         return next((p for p in self.parameters if p.comparison == comparison), None)
+
+    def tf_terms(self) -> list[TermFrequencyTerm]:
+        """The comparisons whose exact level is adjusted for term frequency.
+
+        That is each single-valued ``tf_adjust`` comparison with an exact level, a frequency
+        table and a trained ``u`` at that level.
+        """
+        if self._tf_terms is None:
+            multi = multi_columns(self.spec)
+            terms = []
+            for c, comp in enumerate(self.spec.comparisons):
+                if not comp.tf_adjust or comp.column in multi:
+                    continue
+                k = next((k for k, lv in enumerate(comp.levels) if lv.kind == "exact"), None)
+                table = self.tf_table(comp.column)
+                params = self.parameters_for(comp.name)
+                u_exact = None if k is None or params is None else params.u[k]
+                if k is None or table is None or u_exact is None:
+                    continue
+                terms.append(TermFrequencyTerm(c, comp.column, k, u_exact, table))
+            self._tf_terms = terms
+        return self._tf_terms

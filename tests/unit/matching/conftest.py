@@ -1,4 +1,5 @@
-"""Shared fixtures: a small customer world with roles, seen by two source systems."""
+"""Shared fixtures: a small customer world with roles, seen by two source systems, and a
+small product catalogue (sizes of product families), listed by a shop and by a feed."""
 
 from __future__ import annotations
 
@@ -102,3 +103,64 @@ def customers() -> list[dict[str, Any]]:
 def customer_model(customers: list[dict[str, Any]]) -> m.MatchModel:
     spec = m.default_customer_spec()
     return m.train(m.standardise(customers, spec), spec, seed=1)
+
+
+_BRANDS = ["Sony", "Bosch", "Makita", "Philips", "Kronmark", "Harvo", "Apple", "Logitech"]
+_PRODUCTS = [
+    ("Wireless Headphones", "audio"),
+    ("Cordless Drill", "tools"),
+    ("Ring Spanner", "tools"),
+    ("Hex Nut", "fasteners"),
+    ("USB-C Cable", "cables"),
+    ("Desk Lamp", "lighting"),
+    ("Keyboard", "computing"),
+    ("Coffee Grinder", "kitchen"),
+]
+
+
+def _gtin(number: int) -> str:
+    """A valid GTIN-13 (the check digit computed) from a running number."""
+    body = f"400{number:09d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+def product_world(n_families: int = 24, seed: int = 11) -> list[dict[str, Any]]:
+    """Three sizes of each product family, each listed by a shop and by a feed."""
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    for p in range(3 * n_families):
+        family = p // 3
+        brand = _BRANDS[family % len(_BRANDS)]
+        product, category = _PRODUCTS[(family // len(_BRANDS) + family) % len(_PRODUCTS)]
+        size = (10, 13, 19)[p % 3]
+        mpn = f"{brand[:2].upper()}{1000 + family}-{size}"
+        title = f"{brand} {product} {size} mm {rng.choice(['black', 'silver', 'blue'])}"
+        price = float(rng.randint(5, 400))
+        gtin = _gtin(p) if p % 3 else None
+        for source in ("shop", "feed"):
+            noisy = source == "feed"
+            records.append(
+                {
+                    "id": f"{source}-{p}",
+                    "product_id": str(p),
+                    "brand": brand.upper() if noisy else brand,
+                    "name": _typo(title, rng) if noisy and rng.random() < 0.4 else title,
+                    "mpn": mpn.replace("-", "/") if noisy else mpn,
+                    "gtin": ("0" + gtin if noisy else gtin) if gtin else None,
+                    "price": round(price * (1.03 if noisy else 1.0), 2),
+                    "category": None if noisy and rng.random() < 0.3 else category,
+                }
+            )
+    return records
+
+
+@pytest.fixture(scope="session")
+def products() -> list[dict[str, Any]]:
+    return product_world()
+
+
+@pytest.fixture(scope="session")
+def product_model(products: list[dict[str, Any]]) -> m.MatchModel:
+    spec = m.default_product_spec()
+    return m.train(m.standardise(products, spec), spec, seed=1)

@@ -3,14 +3,75 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import matching as m
+import matching.comparisons as comparisons
+import matching.scoring as scoring
+from matching.comparisons import Columns
+from matching.model import ComparisonParameters, TermFrequencies
 
 
 def _scored(customers, model):
     spec = model.spec
     std = m.standardise(customers, spec)
     return std, m.score(model, std, None, m.candidate_pairs(std, spec))
+
+
+def _assert_identical(got, want, *, explanations=True):
+    """Two scorings of the same pairs agree in every field, exactly (==, never "close")."""
+    assert got.levels.dtype == want.levels.dtype == np.int8
+    assert got.tf_adjustments.dtype == want.tf_adjustments.dtype == np.float32
+    assert np.array_equal(got.left, want.left)
+    assert np.array_equal(got.right, want.right)
+    assert np.array_equal(got.levels, want.levels)
+    assert np.array_equal(got.tf_adjustments, want.tf_adjustments)
+    assert np.array_equal(got.match_weight, want.match_weight)
+    assert np.array_equal(got.probability, want.probability)
+    assert got.rules.rule_names == want.rules.rule_names
+    assert np.array_equal(got.rules.fired, want.rules.fired)
+    assert np.array_equal(got.rules.must_link, want.rules.must_link)
+    assert np.array_equal(got.rules.cannot_link, want.rules.cannot_link)
+    assert got.left_ids.tolist() == want.left_ids.tolist()
+    assert got.right_ids.tolist() == want.right_ids.tolist()
+    if explanations:
+        for i in range(len(got)):
+            assert got.explain(i) == want.explain(i)
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("a handful of pairs of column arrays is compared one pair at a time")
+
+
+def _three_paths(model, left_records, right_records, pairs):
+    """Score pairs of column arrays one pair at a time, on the vectorised path, and on the
+    vectorised path as it runs for many records (pandas, sparse matrices, cpdist in bulk).
+
+    Each path gets column arrays of its own: they keep the codes they computed.
+    """
+
+    def columns():
+        return Columns(left_records), None if right_records is None else Columns(right_records)
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(scoring, "compare_all", _refuse)
+        patched.setattr(scoring, "evaluate_rules", _refuse)
+        per_pair = m.score(model, *columns(), pairs)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(scoring, "_PER_PAIR_UP_TO", -1)
+        vectorised = m.score(model, *columns(), pairs)
+        patched.setattr(comparisons, "_SMALL", -1)
+        bulk = m.score(model, *columns(), pairs)
+    return per_pair, vectorised, bulk
+
+
+def _all_pairs(n):
+    return tuple(
+        np.array(p, dtype=np.int64)
+        for p in zip(*((i, j) for i in range(n) for j in range(i + 1, n)), strict=True)
+    )
 
 
 def test_same_site_in_two_systems_matches_but_roles_and_sites_never_do(customers, customer_model):
@@ -84,24 +145,41 @@ def test_score_one_agrees_with_batch(customers, customer_model):
     single = m.score_one(customer_model, records[first], [records[j] for j in partners])
     assert len(single) == len(partners)
     for cand in single:
-        assert abs(cand.match_weight - batch[cand.candidate_id]) < 1e-9
+        assert cand.match_weight == batch[cand.candidate_id]
     # Best first.
     assert [c.probability for c in single] == sorted((c.probability for c in single), reverse=True)
     assert spec.name == "customer"
 
 
 def test_small_input_fast_paths_agree_with_vectorised_paths(customers, customer_model, monkeypatch):
-    import matching.comparisons as comparisons
-
+    """The dict paths for a few hundred records, the pandas and sparse paths for many, and the
+    per-pair path for one record's candidates score every pair alike."""
     spec = customer_model.spec
     std = m.standardise(customers, spec)
     pairs = m.candidate_pairs(std, spec)
     small = m.score(customer_model, std, None, pairs)
-    monkeypatch.setattr(comparisons, "_SMALL", -1)  # force pandas / sparse paths
-    large = m.score(customer_model, std, None, pairs)
-    assert (small.levels == large.levels).all()
-    assert np.allclose(small.match_weight, large.match_weight)
-    assert (small.rules.fired == large.rules.fired).all()
+    with monkeypatch.context() as patched:
+        patched.setattr(comparisons, "_SMALL", -1)  # force pandas / sparse paths
+        large = m.score(customer_model, std, None, pairs)
+    _assert_identical(small, large, explanations=False)
+
+    # Each of a few records against its candidates, on column arrays: one pair at a time.
+    records = std.to_dict("records")
+    for first in np.unique(small.left)[:40].tolist():
+        rows = np.flatnonzero(small.left == first)
+        assert len(rows) <= scoring._PER_PAIR_UP_TO
+        left, right = Columns([records[first]]), Columns([records[j] for j in small.right[rows]])
+        with monkeypatch.context() as patched:
+            patched.setattr(scoring, "compare_all", _refuse)
+            patched.setattr(scoring, "evaluate_rules", _refuse)
+            one = m.score(customer_model, left, right, (np.zeros(len(rows)), np.arange(len(rows))))
+        assert np.array_equal(one.levels, small.levels[rows])
+        assert np.array_equal(one.tf_adjustments, small.tf_adjustments[rows])
+        assert np.array_equal(one.match_weight, small.match_weight[rows])
+        assert np.array_equal(one.probability, small.probability[rows])
+        assert np.array_equal(one.rules.fired, small.rules.fired[rows])
+        assert np.array_equal(one.rules.must_link, small.rules.must_link[rows])
+        assert np.array_equal(one.rules.cannot_link, small.rules.cannot_link[rows])
 
 
 def test_column_arrays_of_stored_features_score_as_the_frame(customers, customer_model):
@@ -220,49 +298,464 @@ _HANDFUL: list[dict[str, object]] = [
 ]
 
 
-def test_a_handful_of_records_scores_as_the_vectorised_frame(customer_model, monkeypatch):
+def _assert_a_handful_scores_as_the_frame(model, handful):
     """Column arrays of a few records (the single-record path) give every pair the levels,
-    term-frequency adjustments, weights, probabilities and rule outcomes that the frame gives
-    on the paths built for many records."""
-    import matching.comparisons as comparisons
-    from matching.comparisons import Columns
-    from mdm.linkage.service import spec_for
-
-    spec = spec_for("customer")
-    assert customer_model.spec == spec
-    assert customer_model.idf_tables()  # the name's IDF levels are exercised
-    frame = m.standardise(_HANDFUL, spec)
-    records = [m.standardise_record(r, spec) for r in _HANDFUL]
-    n = len(records)
-    left, right = (
-        np.array(p, dtype=np.int64)
-        for p in zip(*((i, j) for i in range(n) for j in range(i + 1, n)), strict=True)
-    )
-    small = m.score(customer_model, Columns(records), None, (left, right))
-    with monkeypatch.context() as patched:
+    term-frequency adjustments, weights, probabilities, rule outcomes and explanations that the
+    vectorised paths give, on column arrays and on the frame a batch scores."""
+    spec = model.spec
+    frame = m.standardise(handful, spec)
+    records = [m.standardise_record(r, spec) for r in handful]
+    left, right = _all_pairs(len(records))
+    per_pair, vectorised, bulk = _three_paths(model, records, None, (left, right))
+    with pytest.MonkeyPatch.context() as patched:
         patched.setattr(comparisons, "_SMALL", -1)  # pandas, sparse matrices, cpdist in bulk
-        large = m.score(customer_model, frame, None, (left, right))
+        batch = m.score(model, frame, None, (left, right))
 
     for c, comp in enumerate(spec.comparisons):  # null, agreement and disagreement at least
-        assert len(set(large.levels[:, c].tolist())) > 2, comp.name
-    assert large.rules.must_link.any()
-    assert large.rules.cannot_link.any()
-    assert (small.levels == large.levels).all()
-    assert (small.tf_adjustments == large.tf_adjustments).all()
-    assert (small.match_weight == large.match_weight).all()
-    assert (small.probability == large.probability).all()
-    assert (small.rules.fired == large.rules.fired).all()
-    assert (small.rules.must_link == large.rules.must_link).all()
-    assert (small.rules.cannot_link == large.rules.cannot_link).all()
-    for i in range(len(left)):
-        assert small.explain(i) == large.explain(i)
+        assert len(set(batch.levels[:, c].tolist())) > 2, comp.name
+    assert batch.rules.must_link.any()
+    assert batch.rules.cannot_link.any()
+    assert batch.tf_adjustments.any()
+    for other in (vectorised, bulk, batch):
+        _assert_identical(per_pair, other)
 
     # One record against its candidates, as score_one holds them: two sets of column arrays.
-    single = {c.candidate_id: c for c in m.score_one(customer_model, records[0], records[1:])}
+    n = len(records) - 1
+    one = _three_paths(model, records[:1], records[1:], (np.zeros(n), np.arange(n)))
+    for other in one[1:]:
+        _assert_identical(one[0], other)
+    single = {c.candidate_id: c for c in m.score_one(model, records[0], records[1:])}
     first = left == 0
     for j, weight, probability in zip(
-        right[first], large.match_weight[first], large.probability[first], strict=True
+        right[first], batch.match_weight[first], batch.probability[first], strict=True
     ):
-        cand = single[str(_HANDFUL[j]["id"])]
+        cand = single[str(handful[j]["id"])]
         assert (cand.match_weight, cand.probability) == (weight, probability)
-        assert cand.explanation == large.explain(int(np.flatnonzero(first & (right == j))[0]))
+        assert cand.explanation == batch.explain(int(np.flatnonzero(first & (right == j))[0]))
+
+
+def test_a_handful_of_records_scores_as_the_vectorised_frame(customer_model):
+    from mdm.linkage.service import spec_for
+
+    assert customer_model.spec == spec_for("customer")
+    assert customer_model.idf_tables()  # the name's IDF levels are exercised
+    _assert_a_handful_scores_as_the_frame(customer_model, _HANDFUL)
+
+
+# A handful of products: one GTIN written two ways and a different GTIN; part numbers shared,
+# alike with the same digits, and of another size; a brand in capitals and misspelt; titles
+# from the same words to none in common, listing the same numbers, more numbers and others;
+# prices within 5 %, within 25 % and further apart; categories the same, other and missing.
+_PRODUCT_HANDFUL: list[dict[str, object]] = [
+    {
+        "id": "q",
+        "brand": "Kronmark",
+        "name": "Ring-Maulschlüssel 13 mm",
+        "mpn": "CW1015-13",
+        "gtin": "4059952512341",
+        "price": 12.0,
+        "category": "tools",
+    },
+    {
+        "id": "same-gtin",
+        "brand": "KRONMARK",
+        "name": "Combination wrench 13mm, chrome",
+        "mpn": "CW1015/13",
+        "gtin": "04059952512341",
+        "price": 12.5,
+        "category": "tools",
+    },
+    {
+        "id": "other-size",
+        "brand": "Kronmark",
+        "name": "Ring-Maulschlüssel 19 mm",
+        "mpn": "CW1015-19",
+        "gtin": "4059952512358",
+        "price": 14.5,
+        "category": "tools",
+    },
+    {
+        "id": "camera",
+        "brand": "Sony",
+        "name": "Camera DSC-W120 silver",
+        "mpn": "DSCW120",
+        "price": 99.0,
+        "category": "cameras",
+    },
+    {"id": "camera-b", "brand": "Sonny", "name": "DSC W120 camera", "mpn": "DSC-W120B"},
+    {
+        "id": "nut",
+        "brand": "Harvo",
+        "name": "Hex nut DIN 934 zinc plated 200 pcs M6",
+        "price": 4.2,
+        "category": "fasteners",
+    },
+    {
+        "id": "nut-de",
+        "brand": "Harvo",
+        "name": "Sechskantmutter DIN 934 verzinkt M6",
+        "price": 4.2,
+        "category": "fasteners",
+    },
+    {"id": "bare", "name": "Hex nut"},
+    {
+        "id": "headphones",
+        "brand": "Sony",
+        "name": "Sony WH-1000XM4 Wireless Headphones Black",
+        "price": 279.0,
+        "category": "audio",
+    },
+    {
+        "id": "headphones-feed",
+        "brand": "SONY",
+        "name": "WH1000XM4 headphones, black",
+        "mpn": "WH-1000XM4",
+        "price": 285.0,
+        "category": "audio",
+    },
+]
+
+
+def test_a_handful_of_products_scores_as_the_vectorised_frame(product_model):
+    from mdm.linkage.service import spec_for
+
+    assert product_model.spec == spec_for("product")
+    assert product_model.idf_tables()  # the title's IDF levels are exercised
+    _assert_a_handful_scores_as_the_frame(product_model, _PRODUCT_HANDFUL)
+
+
+# --------------------------------------------------------------------------- drawn records
+# Standardised records drawn from small pools, so that pairs agree, nearly agree (typos,
+# reordered words, other digits, dates a month apart) and disagree. A field may be absent,
+# None or NaN; a multi-valued one a tuple or a list (empty, or longer than the values
+# compared), one value, or None.
+
+
+def _single(*pool):
+    return st.sampled_from([*pool, None, float("nan")])
+
+
+def _multi(*pool):
+    items = st.lists(st.sampled_from(pool), max_size=6)
+    return st.one_of(items.map(tuple), items, st.sampled_from(pool), st.none())
+
+
+@st.composite
+def _records(draw, **fields):
+    record = draw(st.fixed_dictionaries(fields))
+    for column in draw(st.sets(st.sampled_from(sorted(fields)), max_size=2)):
+        del record[column]
+    return record
+
+
+_CUSTOMER_RECORDS = _records(
+    name=_single(
+        "wayne tools",
+        "wanye tools",
+        "tools wayne",
+        "wayne tools berlin",
+        "wayne foods",
+        "acme foods",
+        "acme food",
+        "acme tools 0",
+        "",
+    ),
+    name_legal_form=_single("gmbh", "ltd"),
+    role=_single("legal_entity", "sold_to", "ship_to", "bill_to"),
+    tax_ids=_multi(
+        "DE:vat=DE136695976",
+        "DE:vat=DE129273398",
+        "GB:vat=GB123456789",
+        "vat=DE123",
+        "vat=DE124",
+        "plain",
+    ),
+    duns=_single("150483782", "316712452"),
+    address=_single(
+        "12 main st", "12 main street", "12 mian st", "14 main st", "main st 12", "3 mill ln"
+    ),
+    address_number=_single("12", "14", "3"),
+    address_unit=_single("4", "5"),
+    city=_single("berlin", "berlni", "hamburg"),
+    postal_code=_single("10115", "10151", "10117", "SW1A 1AA"),
+    country=_single("DE", "GB"),
+    phones=_multi("+49301234567", "+49307654321", "+4930123456"),
+    emails=_multi("orders@wayne.example", "sales@wayne.example", "info@acme.co.uk"),
+    emails_domains=_multi("wayne.example", "acme.co.uk"),
+    website=_single("wayne.de", "acme.co.uk"),
+)
+
+_PRODUCT_RECORDS = _records(
+    gtin=_single("04059952512341", "04059952512358", "00000000000017"),
+    mpn_all=_multi("CW101513", "CW101519", "DSCW120", "DSCW120B", "WH1000XM4", "WH1000XM5"),
+    brand=_single("sony", "sonny", "kronmark", "kronmrak", "harvo"),
+    name=_single(
+        "ring maulschlussel 13 mm",
+        "ring maulschlussel 19 mm",
+        "combination wrench 13mm chrome",
+        "camera dsc w120 silver",
+        "dsc w120 camera",
+        "hex nut din 934 m6",
+        "hex nut",
+        "hex nut 10 mm",
+        "wireless headphones 10 mm silver",
+        "wireless headphones 13 mm black",
+        "sony wireless headphones",
+        "cordless drill 13 mm",
+        "cordless drill 10 mm black",
+    ),
+    name_numbers=_single("13", "19", "13 19", "934 6", "120"),
+    # 100 and 95, 4 and 3: exactly 5 % and 25 % apart.
+    price=st.one_of(
+        _single(100.0, 95.0, 4, 3, 99.0, 0.0, -0.0), st.floats(-1e4, 1e4), st.integers(-9, 9)
+    ),
+    category=_single("tools", "cameras", "audio"),
+)
+
+# Names a keystroke apart and further (Jaro-Winkler above 0.92, and from 0.8 to 0.92); dates
+# exactly a month and a year apart with several digits changed (so no edit distance level
+# takes the pair first), two keystrokes and years apart, with day and month swapped, and no
+# dates at all.
+_PERSON_RECORDS = _records(
+    given_name=_single("ann", "anne", "lee", "alexandra", "alexander", "dwayne", "duane"),
+    surname=_single("lee", "li", "ann", "thompson", "thomsen", "thomas", "tomson"),
+    date_of_birth=_single(
+        "19800312",
+        "19801203",
+        "19800313",
+        "19801231",
+        "19810131",
+        "19800229",
+        "19810301",
+        "19830313",
+        "1980031",
+        "notadate",
+    ),
+    soc_sec_id=_single("1804974", "1809474", "1804975", "2345678"),
+    street_number=_single("12", "21", "12a"),
+    address_1=_single("main st", "mian st", "mill ln"),
+    address_2=_single("unit 4", "unit 5"),
+    postcode=_single("2000", "2001", "3000"),
+    state=_single("nsw", "vic"),
+    suburb=_single("kingsford", "kingsfrod", "kingsfoot", "kensington"),
+)
+
+
+def _level(kind, **options):
+    return m.Level(label=f"{kind} {options}", kind=kind, **options)
+
+
+_NULL, _EXACT, _ELSE = _level("null"), _level("exact"), _level("else")
+
+# Every level kind and test, in orders the shipped specs do not use: a date's swap before
+# its exact level, scored levels before exact and overlap ones, a swap on a comparison that
+# yields to another column, IDF without a table, fuzzy part numbers before shared ones, a
+# numeric level that wants equality, rules on every test.
+_ODD_SPEC = m.MatchSpec(
+    name="odd",
+    entity_type="other",
+    standardisers=(
+        m.Standardiser(field="codes", kind="tax_id"),
+        m.Standardiser(field="mail", kind="email"),
+    ),
+    blocking_rules=(m.BlockingRule(name="code", parts=(m.KeyPart(column="code"),)),),
+    comparisons=(
+        m.Comparison(
+            name="date",
+            column="date",
+            tf_adjust=True,
+            levels=(
+                _NULL,
+                _level("date", transposed=True),
+                _level("date", threshold=31),
+                _level("distance", scorer="levenshtein", threshold=2),
+                _EXACT,
+                _ELSE,
+            ),
+        ),
+        m.Comparison(
+            name="title",
+            column="title",
+            levels=(
+                _NULL,
+                _level("idf", threshold=0.5),
+                _level("fuzzy", scorer="token_sort_ratio", threshold=0.7, same_digits=True),
+                _level("fuzzy", scorer="partial_ratio", threshold=0.6),
+                _level("overlap"),
+                _ELSE,
+            ),
+        ),
+        m.Comparison(
+            name="amount",
+            column="amount",
+            levels=(
+                _NULL,
+                _level("numeric", threshold=0.0),
+                _level("numeric", threshold=0.1),
+                _ELSE,
+            ),
+        ),
+        m.Comparison(
+            name="first",
+            column="first",
+            tf_adjust=True,
+            unless_compared="code",
+            levels=(
+                _NULL,
+                _level("swap", other_column="last"),
+                _EXACT,
+                _level("distance", scorer="damerau_levenshtein", threshold=1),
+                _ELSE,
+            ),
+        ),
+        m.Comparison(
+            name="codes",
+            column="codes",
+            unless_compared="code",
+            levels=(
+                _NULL,
+                _level("fuzzy", scorer="jaro_winkler", threshold=0.8, same_digits=True),
+                _EXACT,
+                _ELSE,
+            ),
+        ),
+        m.Comparison(
+            name="mail",
+            column="mail",
+            levels=(
+                _NULL,
+                _level("overlap", column="mail_domains"),
+                _level("overlap"),
+                _level("fuzzy", scorer="ratio", threshold=0.9),
+                _ELSE,
+            ),
+        ),
+    ),
+    rules=(
+        m.MatchRule(
+            name="same_codes",
+            effect="must_link",
+            all_of=(
+                m.Condition(column="codes", test="equal"),
+                m.Condition(column="mail", test="missing_or_equal"),
+            ),
+        ),
+        m.MatchRule(
+            name="other_codes",
+            effect="cannot_link",
+            all_of=(m.Condition(column="codes", test="differ"),),
+        ),
+        m.MatchRule(
+            name="titles_apart",
+            effect="cannot_link",
+            all_of=(
+                m.Condition(column="first", test="both_in", values=("ann", "lee")),
+                m.Condition(column="title", test="similarity_below", scorer="jaro", threshold=0.6),
+            ),
+        ),
+        m.MatchRule(
+            name="last_names_apart",
+            effect="cannot_link",
+            all_of=(
+                m.Condition(column="last", test="similarity_below", scorer="jaro", threshold=0.6),
+            ),
+        ),
+        m.MatchRule(
+            name="same_amount",
+            effect="must_link",
+            all_of=(
+                m.Condition(column="first", test="missing_or_equal"),
+                m.Condition(column="amount", test="equal"),
+                m.Condition(column="date", test="differ"),
+            ),
+        ),
+    ),
+)
+
+_ODD_RECORDS = _records(
+    # 19800303: its day and month swapped is itself.
+    date=_single("19800312", "19801203", "19800303", "19801231", "19810131", "abcdefgh"),
+    title=_single(
+        "cw 1015 13", "wrench 13 cw 1015", "cw101513", "cw101513b", "cw101519", "hex nut", ""
+    ),
+    # 1e-13 and 0: a tenth of the 1e-12 that divides when both are about zero.
+    amount=_single(100.0, 110.0, 4, 3, 0.0, -0.0, 1e-13),
+    first=_single("ann", "lee", "li"),
+    # lee and li: a Jaro similarity of 0.61, just above the rule's 0.6.
+    last=_single("ann", "lee", "li"),
+    code=_single("a", "b"),
+    codes=_multi("X:vat=CW101513", "X:vat=CW101519", "Y:vat=CW101513", "CW101513", "vat=1"),
+    # aa@x.tests and ab@x.tests: exactly at the ratio threshold of 0.9.
+    mail=_multi("a@x.example", "b@x.example", "a@y.example", "aa@x.tests", "ab@x.tests"),
+    mail_domains=_multi("x.example", "y.example"),
+)
+
+
+def _hand_made_model(spec, frequencies):
+    """Every level has a weight of its own; the named columns' values their frequencies."""
+    parameters = [
+        ComparisonParameters(
+            comparison=c.name,
+            m=[None, *(0.9 / k for k in range(1, len(c.levels)))],
+            u=[None, *(0.01 * k for k in range(1, len(c.levels)))],
+        )
+        for c in spec.comparisons
+    ]
+    tables = [
+        TermFrequencies(column=column, frequencies=values, default=0.001)
+        for column, values in frequencies.items()
+    ]
+    return m.MatchModel(spec=spec, prior=0.01, parameters=parameters, term_frequencies=tables)
+
+
+@pytest.fixture(scope="module")
+def person_model():
+    names = {"ann": 0.02, "lee": 0.3}
+    return _hand_made_model(m.person_spec(), {"given_name": names, "surname": names})
+
+
+@pytest.fixture(scope="module")
+def odd_model():
+    return _hand_made_model(
+        _ODD_SPEC, {"first": {"ann": 0.5, "li": 1e-14}, "date": {"19800303": 0.2}}
+    )
+
+
+def _assert_drawn_pairs_score_alike(model, data, records):
+    """Pairs of drawn records, in one set or between two, score alike on every path."""
+    left = data.draw(st.lists(records, min_size=1, max_size=6))
+    left = [{"id": f"l{i}", **r} for i, r in enumerate(left)]
+    right = data.draw(st.none() | st.lists(records, min_size=1, max_size=6))
+    if right is None:  # one set of records: each pair once, and a record with itself
+        pairs = [(i, j) for i in range(len(left)) for j in range(i, len(left))]
+    else:
+        right = [{"id": f"r{j}", **r} for j, r in enumerate(right)]
+        pairs = [(i, j) for i in range(len(left)) for j in range(len(right))]
+    li, ri = (np.array(p, dtype=np.int64) for p in zip(*pairs, strict=True))
+    per_pair, vectorised, bulk = _three_paths(model, left, right, (li, ri))
+    _assert_identical(per_pair, vectorised, explanations=False)
+    _assert_identical(per_pair, bulk, explanations=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_drawn_customers_score_alike_one_pair_at_a_time_and_vectorised(customer_model, data):
+    _assert_drawn_pairs_score_alike(customer_model, data, _CUSTOMER_RECORDS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_drawn_products_score_alike_one_pair_at_a_time_and_vectorised(product_model, data):
+    _assert_drawn_pairs_score_alike(product_model, data, _PRODUCT_RECORDS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_drawn_people_score_alike_one_pair_at_a_time_and_vectorised(person_model, data):
+    _assert_drawn_pairs_score_alike(person_model, data, _PERSON_RECORDS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_drawn_records_of_every_level_kind_score_alike(odd_model, data):
+    _assert_drawn_pairs_score_alike(odd_model, data, _ODD_RECORDS)
