@@ -770,6 +770,10 @@ def compare(
             if level.same_digits:
                 ok &= pair_scores.same_digits()
             hit[pair_scores.work[ok]] = True
+            # Equal values are not scored: theirs would be perfect (similarity and cosine 1,
+            # distance 0), so the first scored level holds for them, with or without an exact
+            # level before it (product titles have none).
+            hit |= ~null & (a == b)
             hit &= todo
         elif level.kind == "numeric":
             vals = np.asarray(codes.uniques, dtype=np.float64)

@@ -14,7 +14,8 @@ in both places. What the vectorised path gets from its codes, this path gets fro
 - ``None`` and float NaN are missing in single-valued columns;
 - a multi-valued cell holds the first :data:`~matching.comparisons.MAX_VALUES` items of a
   tuple or list, or the one scalar it holds, or nothing for ``None``;
-- fuzzy, distance and IDF levels score only pairs whose values differ.
+- fuzzy, distance and IDF levels score only pairs whose values differ; equal values hold at
+  the first of them (a perfect score: similarity and cosine 1, distance 0).
 """
 
 from __future__ import annotations
@@ -302,8 +303,8 @@ class _PairLevels:
                     hit = abs(fx - fy) / max(abs(fx), abs(fy), 1e-12) <= bound
                 elif test == _OTHER:
                     hit = self._holds(level, x, y, same, *records)
-                elif same:  # scored levels score only values that differ
-                    hit = False
+                elif same:  # equal values score perfectly: the first scored level holds
+                    hit = True
                 else:
                     if same_digits and digits_differ is None:
                         digits_differ = self._digits_of(x) != self._digits_of(y)

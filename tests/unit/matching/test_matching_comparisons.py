@@ -206,3 +206,23 @@ def test_row_wise_overlap_and_conflict_hold_slot_by_slot(rows: int) -> None:
     assert multi_conflict(a, b, a_ns, b_ns).tolist() == conflict
     assert 0 < sum(overlap) < rows
     assert 0 < sum(conflict) < rows or rows < 50
+
+
+def test_equal_values_hold_at_the_first_scored_level_without_an_exact_level():
+    # Product titles are compared by IDF cosine only: two identical titles are the best
+    # agreement there is, not the disagreement ("else") of values nobody scored.
+    comp = Comparison(
+        name="title",
+        column="name",
+        levels=(
+            Level(label="null", kind="null"),
+            Level(label="idf>=0.8", kind="idf", threshold=0.8),
+            Level(label="idf>=0.4", kind="idf", threshold=0.4),
+            Level(label="else", kind="else"),
+        ),
+    )
+    frame = pd.DataFrame({"name": ["bosch gsr 12v", "bosch gsr 12v", "makita drill", None]})
+    table = IdfTable(100, {"bosch": 10, "gsr": 5, "12v": 5, "makita": 10, "drill": 20})
+    pairs = np.array([0, 0, 0]), np.array([1, 2, 3])
+    levels = compare(comp, frame, None, *pairs, multi=False, idf=table).levels.tolist()
+    assert levels == [1, 3, 0]
