@@ -176,6 +176,11 @@ def test_put_reports_an_open_review_task(client: TestClient, uow: UnitOfWork) ->
     assert body["status"] == "unchanged"
     assert body["in_review"] is True
     assert len(body["review_task_ids"]) == 1
+    # Changed, it is still in that task (the two records stay apart): the answer names it,
+    # though the match itself opened nothing.
+    changed = put(client, "erp", "100", {**ACME_ERP, "phones": ["+49 30 1234567"]})
+    assert changed["status"] == "changed"
+    assert (changed["in_review"], changed["review_task_ids"]) == (True, body["review_task_ids"])
 
 
 def _record_ids(session: Any) -> tuple[int, int]:
@@ -277,7 +282,9 @@ def test_each_answer_is_the_record_s_place_as_stored(
         for n, (source, source_id, canonical) in enumerate(sent)
     ]
     in_review = 0
-    for source, source_id, canonical in sent + changed:
+    for (source, source_id, canonical), is_change in [(r, False) for r in sent] + [
+        (r, True) for r in changed
+    ]:
         body = put(
             client, source, source_id, {k: v for k, v in canonical.items() if k != "source_id"}
         )
@@ -305,7 +312,7 @@ def test_each_answer_is_the_record_s_place_as_stored(
             bool(tasks),
         ), (source, source_id)
         in_review += bool(tasks)
-        if (source, source_id, canonical) in changed:
+        if is_change:
             assert body["status"] == "changed"
     assert len(sent) > 100
     assert in_review  # some answers name the review tasks the match opened
