@@ -16,7 +16,13 @@ This package never imports the hub (``mdm``), ``publishers``, an ORM or a web fr
 [('phone', '+442079460000')]
 """
 
-from matching.blocking import BlockingResult, CappedKey, blocking_keys, candidate_pairs
+from matching.blocking import (
+    BlockingResult,
+    CappedKey,
+    blocking_keys,
+    candidate_pairs,
+    frame_blocking_keys,
+)
 from matching.clustering import Clustering, Decision, Links, cluster, decide, one_to_one
 from matching.evaluation import (
     BlockingMetrics,
@@ -79,6 +85,7 @@ __all__ = [
     "default_product_spec",
     "evaluate_clusters",
     "evaluate_pairs",
+    "frame_blocking_keys",
     "one_to_one",
     "pairs_from_clusters",
     "person_spec",

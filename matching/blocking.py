@@ -104,6 +104,33 @@ def blocking_keys(std_record: Mapping[str, Any], spec: MatchSpec) -> list[tuple[
     return list(dict.fromkeys(out))
 
 
+def frame_blocking_keys(std_frame: pd.DataFrame, spec: MatchSpec) -> list[tuple[str, str, int]]:
+    """Every record's ``(rule name, key, row position)`` in a standardised frame, rule by rule.
+
+    The same keys as `blocking_keys` of each row, found per distinct value rather than per
+    record (a chunk of records shares most of its postcodes, towns and name tokens).
+
+    >>> from matching.spec import default_customer_spec
+    >>> from matching.standardisation import standardise
+    >>> spec = default_customer_spec()
+    >>> frame = standardise([{"id": "1", "name": "Acme Widgets GmbH", "city": "Berlin",
+    ...                       "postal_code": "10115", "country": "DE"}], spec)
+    >>> frame_blocking_keys(frame, spec)[:2]
+    [('postcode+name', '10115|acme widgets', 0), ('name_key+city', 'acme widgets|berlin', 0)]
+    """
+    multi = multi_columns(spec)
+    frame = std_frame.reset_index(drop=True)
+    out: list[tuple[str, str, int]] = []
+    for rule in spec.blocking_rules:
+        rows, keys, part_strings, parts_of_key = _rule_rows(frame, rule, multi)
+        texts = np.array(part_strings[0], dtype=object)[parts_of_key[:, 0]]
+        for p in range(1, len(part_strings)):
+            texts = texts + "|" + np.array(part_strings[p], dtype=object)[parts_of_key[:, p]]
+        name = rule.name
+        out.extend((name, k, r) for k, r in zip(texts[keys].tolist(), rows.tolist(), strict=True))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class CappedKey:
     """A blocking key shared by too many records; it produced no pairs."""

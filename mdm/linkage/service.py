@@ -71,6 +71,7 @@ from matching import (
     cluster,
     default_customer_spec,
     default_product_spec,
+    frame_blocking_keys,
     score,
     standardise,
     standardise_record,
@@ -337,7 +338,17 @@ def _features_frame(rows: Sequence[dict[str, Any]], entity_type: str) -> pd.Data
 
 
 def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_storable(r) for r in frame.to_dict("records")]
+    """Each row of a standardised frame as `_storable` makes it (read column by column)."""
+    names = [str(c) for c in frame.columns]
+    out: list[dict[str, Any]] = []
+    for row in zip(*(frame[c].tolist() for c in frame.columns), strict=True):
+        stored: dict[str, Any] = {}
+        for name, value in zip(names, row, strict=True):
+            if value is None or (isinstance(value, float) and value != value):  # noqa: PLR0124
+                continue
+            stored[name] = list(value) if isinstance(value, tuple) else value
+        out.append(stored)
+    return out
 
 
 def _is_na(value: Any) -> bool:
@@ -438,19 +449,28 @@ def _store_features(
     spec: MatchSpec,
     *,
     replace: Sequence[int],
-) -> list[tuple[str, int]]:
+    frame: pd.DataFrame | None = None,
+) -> tuple[list[tuple[str, int]], pd.DataFrame | None]:
     """Store the records' features and blocking keys (``records`` as `_storable`).
 
-    ``replace``: those of the records that have stored ones, dropped first. Returns the
-    blocking keys stored, as (key, record ID): the chunk's candidates are found from them
-    without reading them back.
+    ``replace``: those of the records that have stored ones, dropped first. ``frame``: the
+    records standardised, in the same order, to derive their keys from per distinct value.
+    Returns the blocking keys stored, as (key, record ID), so the chunk's candidates are found
+    from them without reading them back; and, for more keys than `LIMITED_KEYS`, every other
+    record holding them (`_all_holders`), read before the chunk's own keys are written.
     """
     _drop_features(session, replace)
     stored: dict[tuple[str, int], None] = {}
-    for rid, std in zip(record_ids, records, strict=True):
-        for rule, key in blocking_keys(stored_features(std), spec):
-            stored[stored_key(rule, key), rid] = None
+    if frame is None:
+        for rid, std in zip(record_ids, records, strict=True):
+            for rule, key in blocking_keys(stored_features(std), spec):
+                stored[stored_key(rule, key), rid] = None
+    else:
+        for rule, key, row in frame_blocking_keys(frame, spec):
+            stored[stored_key(rule, key), record_ids[row]] = None
     keys = list(stored)
+    distinct = list(dict.fromkeys(key for key, _ in keys))
+    others = _all_holders(session, entity_type, distinct) if len(distinct) > LIMITED_KEYS else None
     insert_rows(
         session,
         (
@@ -468,7 +488,7 @@ def _store_features(
             ],
         ),
     )
-    return keys
+    return keys, others
 
 
 # PostgreSQL: one record's features and blocking keys stored, and the holders of its keys
@@ -627,20 +647,25 @@ def _all_holders(session: Session, entity_type: str, keys: Sequence[str]) -> pd.
 
 
 def _candidates(
-    session: Session, entity_type: str, rows: Sequence[tuple[str, int]], spec: MatchSpec
+    session: Session,
+    entity_type: str,
+    rows: Sequence[tuple[str, int]],
+    spec: MatchSpec,
+    others: pd.DataFrame | None = None,
 ) -> tuple[list[tuple[int, int]], list[tuple[str, int]]]:
     """Candidate pairs of the chunk's records, and the keys left out for being too common.
 
     ``rows`` are the chunk's blocking keys as (key, record ID), as `_store_features` stored
-    them. One index look-up (every record holding those keys, by key) and a join in memory:
-    the plan cannot go wrong however stale the table's statistics are, which a self-join in
-    SQL could (nested loops over a freshly loaded table).
+    them; ``others``, the other records holding them, if it read them. One index look-up
+    (every record holding those keys, by key) and a join in memory: the plan cannot go wrong
+    however stale the table's statistics are, which a self-join in SQL could (nested loops
+    over a freshly loaded table).
     """
     if not rows:
         return [], []
     keys = list(dict.fromkeys(key for key, _ in rows))
     cap_of = _caps(spec)
-    if len(keys) <= LIMITED_KEYS:
+    if len(keys) <= LIMITED_KEYS and others is None:
         # One record or a few: one more holder than the cap is enough to know a key is
         # capped; and so few rows pair up faster in plain Python than through a frame.
         found = key_holders(session, entity_type, {k: cap_of(k) + 1 for k in keys})
@@ -655,7 +680,11 @@ def _candidates(
         }
         return sorted(pairs), capped
     mine = pd.DataFrame(rows, columns=["key", "rid"])
-    holders = _all_holders(session, entity_type, keys)
+    if others is None:
+        holders = _all_holders(session, entity_type, keys)
+    else:
+        # The chunk's own keys, as stored, with those of every other record.
+        holders = pd.concat([others, mine.rename(columns={"rid": "other"})], ignore_index=True)
     sizes = holders.groupby("key").size()
     limits = sizes.index.map(cap_of)
     too_big = sizes[sizes.to_numpy() > np.asarray(limits)]
@@ -1050,14 +1079,15 @@ def _match_chunk(
     )
     matched_before = [p[0] for p in live if p.has_features]
     found: tuple[list[tuple[int, int]], list[tuple[str, int]]] | None = None
+    other_holders: pd.DataFrame | None = None
     if len(live) == 1 and frame is None and is_postgres(session):
         chunk_keys, one_pairs, one_capped = _store_one_and_find(
             session, entity_type, live_ids[0], stored[0], spec
         )
         found = (one_pairs, one_capped)
     else:
-        chunk_keys = _store_features(
-            session, entity_type, live_ids, stored, spec, replace=matched_before
+        chunk_keys, other_holders = _store_features(
+            session, entity_type, live_ids, stored, spec, replace=matched_before, frame=frame
         )
     if frame is not None:
         stored = []  # a chunk scores from its frame
@@ -1074,7 +1104,7 @@ def _match_chunk(
     # (`_stays`), so a record that stays keeps its membership and cross-reference history.
     former = {rid: gid for rid, (gid, reason) in members.items() if reason != "steward"}
     touched.update(former.values())
-    pairs, capped = found or _candidates(session, entity_type, chunk_keys, spec)
+    pairs, capped = found or _candidates(session, entity_type, chunk_keys, spec, other_holders)
     summary.capped_keys.extend(capped)
     summary.candidate_pairs += len(pairs)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
@@ -664,8 +665,20 @@ def test_candidates_of_a_few_records_pair_as_those_of_a_whole_chunk(
         few = linkage._candidates(session, "customer", stored, rules)
         monkeypatch.setattr(linkage, "LIMITED_KEYS", 0)  # the whole-chunk path (a frame join)
         whole = linkage._candidates(session, "customer", stored, rules)
+        # A chunk's keys with the other records' holders read before they were stored.
+        chunk = set(ids[3:])
+        others = pd.DataFrame(
+            [(k, r) for k, r in stored if r not in chunk], columns=["key", "other"]
+        )
+        mine = [(k, r) for k, r in stored if r in chunk]
+        read_before = linkage._candidates(session, "customer", mine, rules, others)
         monkeypatch.undo()
         assert few[0] == whole[0]
+        assert read_before[0] == linkage._candidates(session, "customer", mine, rules)[0]
+        assert read_before[0] == [p for p in whole[0] if chunk & set(p)]
+        assert [k for k, _ in read_before[1]] == [
+            k for k, _ in whole[1] if any(k == key for key, _ in mine)
+        ]
         # The same keys are left out; a few records' look-up stops counting past the cap.
         assert [k for k, _ in few[1]] == [k for k, _ in whole[1]]
         assert all(2 < n <= m for (_, n), (_, m) in zip(few[1], whole[1], strict=True))

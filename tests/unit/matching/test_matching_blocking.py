@@ -121,6 +121,55 @@ def test_blocking_keys_of_one_record_match_batch_pairs() -> None:
             assert bool(keys[a] & keys[b]) == ((a, b) in pairs)
 
 
+def test_keys_of_a_frame_are_each_records_keys() -> None:
+    spec = m.default_customer_spec()
+    rows = [
+        {
+            "id": "1",
+            "name": "Acme Widgets GmbH",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+            "phones": ["030 1234567", "+49 40 7654321"],
+            "emails": ["info@acme.example"],
+            "tax_ids": ["DE123456789"],
+        },
+        # The same name and town: the name's keys are shared, each row still has its own.
+        {
+            "id": "2",
+            "name": "Acme Widgets",
+            "city": "Berlin",
+            "country": "DE",
+            "phones": ["+49 40 765 4321"],
+        },
+        # No postcode: no key of a rule with a postcode part; no phones, no phone key.
+        {
+            "id": "3",
+            "name": "Globex Corporation",
+            "city": "Springfield",
+            "country": "US",
+            "phones": [],
+        },
+        {"id": "4"},  # nothing to key on
+    ]
+    std = m.standardise(rows, spec)
+    each = [
+        (rule, key, row)
+        for row, record in enumerate(std.to_dict("records"))
+        for rule, key in m.blocking_keys(record, spec)
+    ]
+    found = m.frame_blocking_keys(std, spec)
+    assert sorted(found) == sorted(each)
+    assert len(found) == len(set(found))  # no key twice for one record
+    by_row = {row: {rule for rule, _, r in found if r == row} for row in range(4)}
+    assert [("phone" in by_row[r]) for r in range(4)] == [True, True, False, False]
+    assert not by_row[3]
+    # A frame that is not indexed from 0 (a slice of a larger one) is keyed by position.
+    assert sorted(m.frame_blocking_keys(std.iloc[2:], spec)) == sorted(
+        (rule, key, row - 2) for rule, key, row in each if row >= 2
+    )
+
+
 def test_multi_valued_keys_one_per_value() -> None:
     spec = m.MatchSpec(
         name="t",
