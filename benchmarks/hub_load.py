@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -78,12 +77,16 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
 
 
 class TreeMemory:
-    """Samples the memory of this process and its workers; keeps the peaks."""
+    """Samples the memory of a process and its workers; keeps the peaks.
 
-    def __init__(self, every: float = 0.5) -> None:
+    It runs in the benchmark's parent process, so that reading /proc twice a second takes no
+    time from the process it measures.
+    """
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
         self.peak_pss_mb = 0.0
         self.peak_rss_sum_mb = 0.0
-        self._pid = os.getpid()
+        self._pid = pid
         self._every = every
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -127,7 +130,7 @@ def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict
         sync_source_systems(session, [m.source for m in mappings.values()])
     files = json.loads((data_dir / "files.json").read_text())
     stages: dict[str, float] = {}
-    memory = TreeMemory()
+    print("LOADING", flush=True)  # the parent samples this process's memory from now on
     started = time.perf_counter()
     records = 0
     for source, path in files:
@@ -149,7 +152,9 @@ def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict
     # (a million canonical records and their flat frame, which the hub itself never holds).
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    memory.stop()
+    print("LOADED", flush=True)  # the parent stops sampling
+    # Wait until it has: the evaluation below reads everything back into this process.
+    sys.stdin.readline()
     with uow.session() as session:
         rows = session.execute(
             select(
@@ -178,9 +183,6 @@ def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict
         "records": records,
         "stages": stages,
         "peak_rss_mb": (own + children) / 1024,
-        # Sampled twice a second over the whole load: the process and all its workers.
-        "peak_pss_mb": memory.peak_pss_mb,
-        "peak_rss_sum_mb": memory.peak_rss_sum_mb,
         "peak_with_evaluation_mb": (
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -190,6 +192,45 @@ def hub_side(data_dir: Path, out: Path, workers: int, hierarchies: bool) -> dict
         "review_tasks": summary.review_tasks,
         "events": events,
     }
+
+
+def run_hub(command: list[str]) -> dict[str, Any] | None:
+    """Run the hub side in its own process, sampling its memory from this one."""
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+    if stdin is None or stdout is None or stderr is None:
+        raise RuntimeError("the hub process has no pipes")
+    # Its error output is drained as it comes, so a full pipe never stalls it.
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.extend(stderr), daemon=True)
+    drain.start()
+    memory: TreeMemory | None = None
+    result: dict[str, Any] | None = None
+    for line in stdout:
+        if line.startswith("LOADING"):
+            memory = TreeMemory(proc.pid)
+        elif line.startswith("LOADED") and memory is not None:
+            memory.stop()
+            stdin.write("\n")
+            stdin.flush()
+        elif line.startswith("RESULT "):
+            result = json.loads(line[7:])
+    proc.wait()
+    drain.join()
+    if proc.returncode or result is None or memory is None:
+        print(f"hub failed:\n{''.join(errors)[-3000:]}")
+        return None
+    # Sampled twice a second over the whole load: the process and all its workers.
+    result["peak_pss_mb"] = memory.peak_pss_mb
+    result["peak_rss_sum_mb"] = memory.peak_rss_sum_mb
+    return result
 
 
 def pair_metrics(ids: list[str], clusters: list[str], truth: dict[str, str]) -> dict[str, float]:
@@ -251,7 +292,7 @@ def main() -> None:
         print(f"generated {len(truth):,} customer records in {time.perf_counter() - mark:.1f} s")
         results: dict[str, dict[str, Any]] = {}
         if "hub" in args.sides:
-            proc = subprocess.run(
+            hub_run = run_hub(
                 [
                     sys.executable,
                     __file__,
@@ -261,17 +302,11 @@ def main() -> None:
                     "--hub-worker",
                     str(out),
                     str(out),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-                cwd=ROOT,
+                ]
             )
-            lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-            if proc.returncode or not lines:
-                print(f"hub failed:\n{proc.stderr[-3000:]}")
+            if hub_run is None:
                 return
-            results["hub"] = json.loads(lines[-1][7:])
+            results["hub"] = hub_run
             hub = pd.read_parquet(out / "hub_clusters.parquet")
             results["hub"].update(pair_metrics(hub["id"].tolist(), hub["cluster"].tolist(), truth))
         if "splink" in args.sides and (out / "records.parquet").exists():
