@@ -682,6 +682,8 @@ class WaitingRecord(NamedTuple):
     shares_golden: bool | None
     # Whether it is in an open review task (None: not read).
     in_review: bool | None = None
+    # The version being matched (None: not read; a bulk run reads it, `Standardised`).
+    version: int | None = None
 
 
 class ModelIdentity(NamedTuple):

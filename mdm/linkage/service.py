@@ -362,8 +362,67 @@ TRAINING_SAMPLE = 300_000
 _SPREAD = (2_654_435_761, 4_294_967_291)
 
 
+@dataclass(slots=True)
+class Standardised:
+    """Records a bulk run has standardised already (training's sample), to take, not redo.
+
+    Kept by record ID with the version standardised: a record changed since is standardised
+    afresh. A first load of up to ``TRAINING_SAMPLE`` records standardises each record once.
+    """
+
+    frame: pd.DataFrame | None = None
+    # Record ID -> (row of ``frame``, version).
+    at: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def keep(self, frame: pd.DataFrame, ids: Sequence[int], versions: Sequence[int]) -> None:
+        """Keep ``frame``: the records ``ids`` at ``versions``, standardised, in that order."""
+        self.frame = frame.reset_index(drop=True)
+        self.at = {rid: (row, v) for row, (rid, v) in enumerate(zip(ids, versions, strict=True))}
+
+    def take(
+        self,
+        records: Sequence[Any],
+        flat: Sequence[dict[str, Any]],
+        spec: MatchSpec,
+        workers: int,
+    ) -> pd.DataFrame:
+        """The standardised frame of ``records`` (pending rows) flattened as ``flat``."""
+        kept_rows: list[int] = []
+        kept_at: list[int] = []
+        fresh: list[int] = []
+        for i, p in enumerate(records):
+            hit = self.at.get(p.id)
+            if hit is not None and hit[1] == p.version:
+                kept_rows.append(hit[0])
+                kept_at.append(i)
+            else:
+                fresh.append(i)
+        if self.frame is None or not kept_rows:
+            return standardise(flat, spec, workers=workers)
+        kept = self.frame.iloc[kept_rows]
+        if not fresh:
+            return kept.reset_index(drop=True)
+        new = standardise([flat[i] for i in fresh], spec, workers=workers)
+        # Columns typed differently (categories of other values, a column all blank in one
+        # part) are joined as plain values.
+        differ = [c for c in new.columns if kept[c].dtype != new[c].dtype]
+        both = pd.concat(
+            [kept.astype(dict.fromkeys(differ, object)), new.astype(dict.fromkeys(differ, object))],
+            ignore_index=True,
+        )
+        # Back in the records' order.
+        where = np.empty(len(records), dtype=np.int64)
+        where[kept_at + fresh] = np.arange(len(records), dtype=np.int64)
+        return both.iloc[where].reset_index(drop=True)
+
+
 def train_model(
-    session: Session, entity_type: str, *, seed: int = 0, workers: int = 1
+    session: Session,
+    entity_type: str,
+    *,
+    seed: int = 0,
+    workers: int = 1,
+    keep: Standardised | None = None,
 ) -> MatchModel | None:
     """Train a model on the live records of an entity type (EM, no labels) and save it.
 
@@ -371,10 +430,11 @@ def train_model(
     ``TRAINING_SAMPLE``, standardised afresh, so a first bulk load trains on all its files
     before matching its first chunk (one file of one source holds hardly any duplicates to
     learn from). Steward decisions (accepted and rejected review tasks) are fed in as labels,
-    and the records they name always join the sample.
+    and the records they name always join the sample. ``keep``: where to keep the sample's
+    standardised records for the run's chunks to take.
     """
     labels = [(lb.left, lb.right, lb.same) for lb in export_labels(session, entity_type)]
-    columns = (SourceRecord.id, SourceSystem.code, SourceRecord.canonical)
+    columns = (SourceRecord.id, SourceSystem.code, SourceRecord.canonical, SourceRecord.version)
     live = (
         select(*columns)
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
@@ -393,11 +453,12 @@ def train_model(
         return None
     spec = spec_for(entity_type)
     flat = [flatten(entity_type, str(r[0]), r[1], r[2] or {}) for r in rows]
-    del rows
     frame = standardise(flat, spec, workers=workers)
     del flat
     model = train(frame, spec, labels=labels or None, seed=seed)
     save_model(session, entity_type, model, len(frame))
+    if keep is not None:
+        keep.keep(frame, [r[0] for r in rows], [r[3] for r in rows])
     return model
 
 
@@ -742,6 +803,7 @@ def _pending_statement(scope: ColumnElement[bool]) -> Select[Any]:
             type_coerce(null(), Boolean).label("shares_golden"),
             # Whether it is in an open review task: not read for a chunk.
             type_coerce(null(), Boolean).label("in_review"),
+            SourceRecord.version,
         )
         .join(SourceSystem, SourceSystem.id == SourceRecord.source_system_id)
         .outerjoin(GoldenMember, GoldenMember.source_record_id == SourceRecord.id)
@@ -782,6 +844,7 @@ def match_pending(
     first_chunk: Sequence[int] | None = None,
     claimed: Sequence[WaitingRecord] | None = None,
     newest_model: ModelIdentity | None = None,
+    reuse: Standardised | None = None,
 ) -> MatchSummary:
     """Match the records of an entity type that wait to be matched; never commits.
 
@@ -796,6 +859,7 @@ def match_pending(
     looking for them (``record_ids``, ``chunk_size``, ``max_chunks`` and ``first_chunk`` do not
     apply). ``newest_model``: the
     active model's row as the caller read it in this transaction (`ModelIdentity`), if it did.
+    ``reuse``: records a bulk run standardised already (`Standardised`), kept by training.
     """
     if record_ids is not None and not record_ids:
         return MatchSummary(entity_type)
@@ -842,6 +906,7 @@ def match_pending(
             summary,
             hierarchies=hierarchies,
             workers=workers,
+            reuse=reuse,
         )
         run(session, _MATCHED, {"ids": [p[0] for p in pending]})
         if record_ids is not None and len(record_ids) <= chunk_size:
@@ -961,6 +1026,7 @@ def _run_chunks(
     with uow.session() as session:
         order = processing_order(session, entity_type, chunk_size)
     done = 0  # how much of the order earlier chunks took
+    reuse = Standardised()  # what training standardises, for the chunks
     while True:
         batch = order[done : done + chunk_size]
         done += len(batch)
@@ -980,6 +1046,7 @@ def _run_chunks(
                 hierarchies=hierarchies,
                 workers=workers,
                 first_chunk=batch,
+                reuse=reuse,
             )
             if part.records >= FEW_RECORDS and total.records + part.records >= 2 * analysed_at:
                 # The tables grew by half or more since the planner last looked: about
@@ -1045,6 +1112,7 @@ def _match_chunk(
     *,
     hierarchies: bool = True,
     workers: int = 1,
+    reuse: Standardised | None = None,
 ) -> MatchModel | None:
     deleted = [p[0] for p in pending if p[3] is not None]
     live = [p for p in pending if p[3] is None]
@@ -1071,7 +1139,16 @@ def _match_chunk(
     # set-up, which costs more than the standardising itself; their frame is built once,
     # below, together with their candidates' stored features.
     few = len(flat) <= FEW_RECORDS
-    frame = None if few else standardise(flat, spec, workers=workers)
+    if model is None:
+        # Trained first: a bulk run's chunks take the records its sample standardised.
+        model = train_model(session, entity_type, workers=workers, keep=reuse)
+    frame = (
+        None
+        if few
+        else reuse.take(live, flat, spec, workers)
+        if reuse is not None
+        else standardise(flat, spec, workers=workers)
+    )
     stored = (
         [_storable(standardise_record(r, spec)) for r in flat]
         if frame is None
@@ -1091,8 +1168,6 @@ def _match_chunk(
         )
     if frame is not None:
         stored = []  # a chunk scores from its frame
-    if model is None:
-        model = train_model(session, entity_type, workers=workers)
     # Where each record matched before is (read with it).
     members = {
         p[0]: (p.golden_id, p.link_reason)

@@ -717,11 +717,30 @@ def test_a_first_bulk_match_trains_on_every_source_not_on_its_first_chunk(
     assert live is not None
 
     # The first chunk holds the first source's records only; the model it matches with was
-    # trained on every source's.
-    linkage.match_pending(session, "customer", CTX, chunk_size=per_source[first], max_chunks=1)
+    # trained on every source's. The chunk takes its records as training standardised them:
+    # every record is standardised once.
+    standardised: list[int] = []
+    real = linkage.standardise
+
+    def counted(rows: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        standardised.append(len(rows))
+        return real(rows, *args, **kwargs)
+
+    linkage._feature_columns("customer")  # known before counting (a one-row standardise)
+    monkeypatch.setattr(linkage, "standardise", counted)
+    reuse = linkage.Standardised()
+    linkage.match_pending(
+        session, "customer", CTX, chunk_size=per_source[first], max_chunks=1, reuse=reuse
+    )
+    assert standardised == [live]
+    assert len(reuse.at) == live
     model = linkage.active_model(session, "customer")
     assert model is not None
     assert model.training_counts["records"] == live
+    # A later chunk takes its records too.
+    linkage.match_pending(session, "customer", CTX, max_chunks=1, reuse=reuse)
+    assert standardised == [live]
+    monkeypatch.undo()
 
     # A larger hub trains on a sample of it, spread by a hash of the record ID; the two records
     # of a steward's decision join it even when the hash left them out.
