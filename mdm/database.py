@@ -296,7 +296,7 @@ def insert_rows(session: Session, *batches: tuple[Table, Sequence[Mapping[str, A
 
     On PostgreSQL a few rows (a single record's: its features and blocking keys, its golden
     membership and cross-reference) go into every table in one statement, one JSON document
-    unpacked by ``jsonb_to_recordset`` per table, instead of a COPY per table: a request pays
+    unpacked by ``json_to_recordset`` per table, instead of a COPY per table: a request pays
     per round trip. Many rows are COPied (`bulk_insert`), as they are everywhere else.
     """
     given = [(table, rows) for table, rows in batches if rows]
@@ -366,7 +366,7 @@ def _json_insert(
         types = ", ".join(f"{quote(c)} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
         parts.append(
             f"INSERT INTO {table.name} ({names}) SELECT {names} "
-            f"FROM jsonb_to_recordset(CAST(:rows_{i} AS jsonb)) AS x({types})"
+            f"FROM json_to_recordset(CAST(:rows_{i} AS json)) AS x({types})"
         )
     if main is None:
         *parts, main = parts

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mdm.database import Base, BigId, JSONType, utcnow
+from mdm.database import Base, BigId, utcnow
 
 
 class AuditEntry(Base):
@@ -23,7 +23,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     entity_type: Mapped[str] = mapped_column(String(16))
     golden_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Read whole, never queried inside: JSON text (``json``), not a parsed jsonb tree.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     correlation_id: Mapped[str | None] = mapped_column(String(100), nullable=True)

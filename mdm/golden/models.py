@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdm.database import Base, BigId, JSONType, utcnow
@@ -32,7 +42,8 @@ class GoldenRecord(Base):
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    provenance: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Read whole, never queried inside: JSON text (``json``), not a parsed jsonb tree.
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

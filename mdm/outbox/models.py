@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mdm.database import Base, JSONType, utcnow
+from mdm.database import Base, utcnow
 
 
 class OutboxHead(Base):
@@ -36,7 +36,8 @@ class OutboxEvent(Base):
     entity_type: Mapped[str] = mapped_column(String(16))
     golden_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     golden_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Read whole, never queried inside: JSON text (``json``), not a parsed jsonb tree.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     cause: Mapped[str] = mapped_column(String(100))
     correlation_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -109,8 +109,8 @@ _APPEND = (
     "payload, cause, correlation_id, occurred_at) "
     "SELECT h.last_seq - :n + e.i, e.event_type, e.entity_type, e.golden_id, "
     "e.golden_version, e.payload, e.cause, e.correlation_id, :now "
-    "FROM h, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(i bigint, event_type text, "
-    "entity_type text, golden_id bigint, golden_version integer, payload jsonb, cause text, "
+    "FROM h, json_to_recordset(CAST(:events AS json)) AS e(i bigint, event_type text, "
+    "entity_type text, golden_id bigint, golden_version integer, payload json, cause text, "
     "correlation_id text) "
     "RETURNING seq"
 )
