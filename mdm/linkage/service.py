@@ -552,10 +552,14 @@ def _store_features(
     return keys, others
 
 
-# PostgreSQL: one record's features and blocking keys stored, and the holders of its keys
-# read (each up to its limit, one index range each), in one round trip. Keys it no longer
-# has go; keys it keeps stay as they are. The read sees the table as it was before the
-# statement: the record's kept keys, not its new ones (`_store_one_and_find`).
+# PostgreSQL: one record's features and blocking keys stored, the holders of its keys read
+# (each up to its limit, one index range each), and the candidates' features, golden records
+# and cannot-links read, in one round trip. Keys it no longer has go; keys it keeps stay as
+# they are. The reads see the tables as they were before the statement: the record's kept
+# keys, not its new ones (`_store_one_and_find`). Rows of kind "h": a key and a holder; "f":
+# a candidate (a holder, not the record, of a key with fewer other holders than its cap, the
+# limit less one) with its features and golden record; "c": a cannot-link of the record or a
+# candidate (left, right).
 _STORE_ONE_AND_FIND = Prebuilt(
     lambda _: text(
         "WITH gone AS (DELETE FROM blocking_key WHERE source_record_id = :record "
@@ -565,25 +569,51 @@ _STORE_ONE_AND_FIND = Prebuilt(
         "DO UPDATE SET entity_type = excluded.entity_type, features = excluded.features), "
         "k AS (INSERT INTO blocking_key (entity_type, key, source_record_id) "
         "SELECT :entity, key, :record FROM unnest(CAST(:keys AS varchar[])) AS key "
-        "ON CONFLICT DO NOTHING) "
-        "SELECT q.key, h.source_record_id FROM unnest(CAST(:keys AS varchar[]), "
-        "CAST(:limits AS integer[])) AS q(key, most) CROSS JOIN LATERAL "
-        "(SELECT b.source_record_id FROM blocking_key b WHERE b.entity_type = :entity "
-        "AND b.key = q.key ORDER BY b.source_record_id LIMIT q.most) h"
+        "ON CONFLICT DO NOTHING), "
+        "h AS (SELECT q.key, q.most, hb.source_record_id AS holder "
+        "FROM unnest(CAST(:keys AS varchar[]), CAST(:limits AS integer[])) AS q(key, most) "
+        "CROSS JOIN LATERAL (SELECT b.source_record_id FROM blocking_key b "
+        "WHERE b.entity_type = :entity AND b.key = q.key "
+        "ORDER BY b.source_record_id LIMIT q.most) hb), "
+        "open AS (SELECT key FROM h WHERE holder <> :record GROUP BY key, most "
+        "HAVING count(*) < most - 1), "
+        "cand AS (SELECT DISTINCT holder FROM h JOIN open USING (key) WHERE holder <> :record) "
+        "SELECT 'h' AS kind, h.key, h.holder AS id, CAST(NULL AS json) AS features, "
+        "CAST(NULL AS bigint) AS golden_id, CAST(NULL AS varchar) AS link_reason, "
+        "CAST(NULL AS bigint) AS other FROM h "
+        "UNION ALL SELECT 'f', NULL, m.source_record_id, m.features, g.golden_id, "
+        "g.link_reason, NULL FROM cand JOIN match_features m ON m.source_record_id = cand.holder "
+        "LEFT JOIN golden_member g ON g.source_record_id = m.source_record_id "
+        "UNION ALL SELECT 'c', NULL, c.left_record_id, NULL, NULL, NULL, c.right_record_id "
+        "FROM cannot_link c "
+        # Arrays (one look-up each), not IN (subquery): PostgreSQL probes both indexes.
+        "WHERE c.left_record_id = ANY(ARRAY(SELECT holder FROM cand) || CAST(:record AS bigint)) "
+        "OR c.right_record_id = ANY(ARRAY(SELECT holder FROM cand) || CAST(:record AS bigint))"
     )
 )
 
 
+@dataclass(slots=True)
+class _Found:
+    """The candidates of one record as `_store_one_and_find` read them with its holders."""
+
+    features: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Candidate -> (golden ID, link reason), for those in a golden record.
+    members: dict[int, tuple[int, str]] = field(default_factory=dict)
+    cannot: list[tuple[int, int]] = field(default_factory=list)
+
+
 def _store_one_and_find(
     session: Session, entity_type: str, record_id: int, features: dict[str, Any], spec: MatchSpec
-) -> tuple[list[tuple[str, int]], list[tuple[int, int]], list[tuple[str, int]]]:
+) -> tuple[list[tuple[str, int]], list[tuple[int, int]], list[tuple[str, int]], _Found]:
     """`_store_features` and `_candidates` of one record, in one statement (PostgreSQL).
 
     Returns its keys as (key, record ID), its candidate pairs and the keys left out for being
-    too common, as those two would. A key's holders are read as they were before the record's
-    keys were written, so the record is among them only for a key it had already: counted
-    without it, a key is capped when its other holders reach the cap (as when the record's
-    own row is counted and the holders exceed it).
+    too common, as those two would; and what `_FEATURES_AND_CANNOT` would read of the
+    candidates (`_Found`). A key's holders are read as they were before the record's keys
+    were written, so the record is among them only for a key it had already: counted without
+    it, a key is capped when its other holders reach the cap (as when the record's own row is
+    counted and the holders exceed it).
     """
     keys = list(
         dict.fromkeys(
@@ -599,9 +629,19 @@ def _store_one_and_find(
         "limits": [cap_of(key) + 1 for key in keys],
         "features": orjson.dumps(features).decode(),
     }
-    for key, other in run(session, _STORE_ONE_AND_FIND, params):
-        if other != record_id:
-            found[key].append(int(other))
+    read = _Found()
+    for kind, key, rid, stored, golden_id, reason, other in run(
+        session, _STORE_ONE_AND_FIND, params
+    ):
+        if kind == "h":
+            if rid != record_id:
+                found[key].append(int(rid))
+        elif kind == "f":
+            read.features[rid] = stored
+            if golden_id is not None:
+                read.members[rid] = (golden_id, reason)
+        else:
+            read.cannot.append((rid, other))
     capped = sorted(
         (key, min(len(others), cap_of(key)) + 1)
         for key, others in found.items()
@@ -614,7 +654,7 @@ def _store_one_and_find(
         if key not in left_out
         for other in others
     }
-    return [(key, record_id) for key in keys], sorted(pairs), capped
+    return [(key, record_id) for key in keys], sorted(pairs), capped, read
 
 
 def _caps(spec: MatchSpec) -> Callable[[object], int]:
@@ -1157,8 +1197,9 @@ def _match_chunk(
     matched_before = [p[0] for p in live if p.has_features]
     found: tuple[list[tuple[int, int]], list[tuple[str, int]]] | None = None
     other_holders: pd.DataFrame | None = None
+    one_read: _Found | None = None  # the candidates, read with a single record's holders
     if len(live) == 1 and frame is None and is_postgres(session):
-        chunk_keys, one_pairs, one_capped = _store_one_and_find(
+        chunk_keys, one_pairs, one_capped, one_read = _store_one_and_find(
             session, entity_type, live_ids[0], stored[0], spec
         )
         found = (one_pairs, one_capped)
@@ -1190,8 +1231,15 @@ def _match_chunk(
     other_members: dict[int, tuple[int, str]] = {}
     # Cannot-links among the chunk's records and candidates (None: not read yet).
     cannot_pairs: list[tuple[int, int]] | None = None
-    if others:
-        feats: dict[int, dict[str, Any]] = {}
+    if others and one_read is not None:
+        # Read with the record's holders.
+        feats = one_read.features
+        other_members.update(one_read.members)
+        cannot_pairs = one_read.cannot
+        others = [o for o in others if o in feats]
+        other_rows = [feats[o] for o in others]
+    elif others:
+        feats = {}
         cannot_pairs = []
         params = {"ids": others, "all": live_ids + others}
         for kind, rid, features, golden_id, reason, other in run(

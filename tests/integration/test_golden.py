@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from mdm.audit.models import AuditEntry
-from mdm.database import UnitOfWork
+from mdm.database import UnitOfWork, is_postgres
 from mdm.errors import ConflictError
 from mdm.golden.models import GoldenRecord, XrefHistory
 from mdm.golden.service import golden_of_source, resolve, xref_history, xrefs_of
@@ -282,6 +282,20 @@ def test_accept_merges_and_reject_is_remembered(session: Session, hub: Ingest) -
         accept(session, task.id, 1, CTX)
 
 
+def _upsert_one(session: Session, source: str, body: dict[str, Any]) -> None:
+    """Store and match one record as an API upsert does."""
+    from mdm.ingest.service import Candidate, ingest_one
+
+    candidate = Candidate(body["source_id"], body, None)
+    stored = ingest_one(
+        session, source, "customer", candidate, origin="api", actor="t", matched=True
+    )
+    if stored.waiting is not None:  # PostgreSQL: matched as it is, in hand
+        match_pending(session, "customer", CTX, claimed=[stored.waiting])
+    else:
+        match_pending(session, "customer", CTX, record_ids=[stored.outcome.record_id])
+
+
 def test_rejected_pair_is_never_merged_again(session: Session, hub: Ingest) -> None:
     hub("erp", {"100": ACME_ERP})
     hub("crm", {"0015A": {**ACME_CRM, "identifiers": []}})
@@ -294,6 +308,18 @@ def test_rejected_pair_is_never_merged_again(session: Session, hub: Ingest) -> N
     assert session.scalar(select(func.count()).select_from(CannotLink)) >= 1
     # The CRM record changes a little: it is matched again, but never merged with the ERP one.
     hub("crm", {"0015A": {**ACME_CRM, "identifiers": [], "phones": ["+49 221 999"]}})
+    assert golden_id(session, "erp", "100") != golden_id(session, "crm", "0015A")
+    open_tasks = session.scalars(
+        select(MatchCandidate).where(MatchCandidate.status == "open")
+    ).all()
+    assert all({t.left_record_id, t.right_record_id} != {a, b} for t in open_tasks)
+    # Changed again through a single record's path (an API upsert): still never merged.
+    _upsert_one(
+        session,
+        "crm",
+        {**ACME_CRM, "source_id": "0015A", "identifiers": [], "phones": ["+49 221 998"]},
+    )
+    assert session.scalar(select(SourceRecord.version).where(SourceRecord.id == b)) == 3
     assert golden_id(session, "erp", "100") != golden_id(session, "crm", "0015A")
     open_tasks = session.scalars(
         select(MatchCandidate).where(MatchCandidate.status == "open")
@@ -312,6 +338,11 @@ def test_unmerge_gives_the_previous_id_back_and_sticks(session: Session, hub: In
     assert golden_id(session, "crm", "0015A") == new_id
     # Matching it again does not put it back.
     hub("crm", {"0015A": {**ACME_CRM, "emails": ["info@acme-werkzeuge.de"]}})
+    assert golden_id(session, "crm", "0015A") != gid
+    # Nor does a change through a single record's path (an API upsert, which on PostgreSQL
+    # reads its candidates' cannot-links with their keys).
+    _upsert_one(session, "crm", {**ACME_CRM, "source_id": "0015A", "emails": ["a@acme.example"]})
+    assert session.scalar(select(SourceRecord.version).where(SourceRecord.id == crm)) == 3
     assert golden_id(session, "crm", "0015A") != gid
     assert any(e.event_type == "golden.unmerged" for e in events(session))
     with pytest.raises(ConflictError):
@@ -933,9 +964,26 @@ def test_a_key_held_by_as_many_records_as_its_cap_pairs_nothing(
     second = hub("erp", {"2": _company("Birkenhof Bäckerei KG", "Hamburg", "20095")})
     # One other holder, under the cap: a pair.
     assert (second.candidate_pairs, second.capped_keys) == (1, [])
+    ids = dict(session.execute(select(SourceRecord.source_id, SourceRecord.id)).all())
+
+    def read_with_holders() -> set[int]:
+        """The candidates a single upsert of record 2 (unchanged) reads with its holders."""
+        stored = session.scalar(
+            select(MatchFeatures.features).where(MatchFeatures.source_record_id == ids["2"])
+        )
+        found = linkage._store_one_and_find(session, "customer", ids["2"], stored, capped_spec)
+        # Read: the other record of each pair.
+        assert set(found[3].features) == {x for pair in found[1] for x in pair} - {ids["2"]}
+        return set(found[3].features)
+
+    if is_postgres(session):
+        assert read_with_holders() == {ids["1"]}
     third = hub("erp", {"3": _company("Cordes Maschinenbau GmbH", "München", "80331")})
     # Two others: with the record itself three holders, more than the cap: no pair.
     assert (third.candidate_pairs, third.capped_keys) == (0, [(phone_key, 3)])
+    if is_postgres(session):
+        ids = dict(session.execute(select(SourceRecord.source_id, SourceRecord.id)).all())
+        assert read_with_holders() == set()  # the key's holders are not read as candidates
     # A change that keeps the key counts the same holders (the record's own key among them).
     changed = {**_company("Birkenhof Bäckerei KG", "Hamburg", "20095"), "emails": ["a@b.de"]}
     again = hub("erp", {"2": changed})
