@@ -453,12 +453,14 @@ def train_model(
         return None
     spec = spec_for(entity_type)
     flat = [flatten(entity_type, str(r[0]), r[1], r[2] or {}) for r in rows]
+    kept = ([r[0] for r in rows], [r[3] for r in rows])
+    del rows  # the canonical documents: the flat records are all it needs of them
     frame = standardise(flat, spec, workers=workers)
     del flat
     model = train(frame, spec, labels=labels or None, seed=seed)
     save_model(session, entity_type, model, len(frame))
     if keep is not None:
-        keep.keep(frame, [r[0] for r in rows], [r[3] for r in rows])
+        keep.keep(frame, *kept)
     return model
 
 
