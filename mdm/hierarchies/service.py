@@ -672,6 +672,9 @@ class _ChunkGraph:
             self._walk(session, starts, up=up, max_depth=depth)
         nodes = kids | parents | set(self._up) | set(self._down)
         self._roles = _roles(session, nodes)
+        # Whether an edge with nothing around it is allowed, by (child role, parent role,
+        # relation): `check`.
+        self._lone: dict[tuple[str, str, str], bool] = {}
 
     def _walk(self, session: Session, starts: set[int], *, up: bool, max_depth: int) -> None:
         """Read the current edges above or below ``starts``, ``max_depth`` levels deep.
@@ -740,6 +743,30 @@ class _ChunkGraph:
 
     def check(self, child: int, parent: int, relation: str) -> list[Finding]:
         """What `check_parent` answers for this edge, given the chunk's writes so far."""
+        if (
+            child != parent
+            and not self._up.get(child)
+            and not self._down.get(child)
+            and not self._up.get(parent)
+        ):
+            # Nothing around the edge (the first parent of a record without children, under
+            # a parent without one): only the two roles and the relation can refuse it.
+            roles = (
+                self._roles.get(child, DEFAULT_ROLE),
+                self._roles.get(parent, DEFAULT_ROLE),
+                relation,
+            )
+            allowed = self._lone.get(roles)
+            if allowed is None:
+                allowed = self._lone[roles] = not _checked(
+                    lambda: _drawn({0, 1}, (), {0: roles[0], 1: roles[1]}),
+                    0,
+                    1,
+                    relation,
+                    self._rules,
+                )
+            if allowed:
+                return []
         return _checked(
             lambda: self._neighbourhood(child, parent, relation),
             child,
