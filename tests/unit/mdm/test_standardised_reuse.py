@@ -16,11 +16,12 @@ class Pending(NamedTuple):
 
 
 CUSTOMERS = [
-    {"legal_name": "Acme Widgets GmbH", "city": "Berlin", "postal_code": "10115"},
-    {"legal_name": "Globex Corporation", "city": "Springfield", "phones": ["+1 555 0100"]},
-    {"legal_name": "Initech", "city": "Austin", "emails": ["info@initech.example"]},
-    {"legal_name": "Acme Widgets", "city": "Berlin", "tax_ids": ["DE123456789"]},
-    {"legal_name": "Umbrella AG", "city": "Basel"},
+    # Flattened as the hub flattens a customer (`mdm.canonical.flatten`).
+    {"name": "Acme Widgets GmbH", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+    {"name": "Globex Corporation", "city": "Springfield", "phones": ["+1 555 0100"]},
+    {"name": "Initech", "city": "Austin", "country": "US", "emails": ["info@initech.example"]},
+    {"name": "Acme Widgets", "city": "Berlin", "country": "DE", "tax_ids": ["DE123456789"]},
+    {"name": "Umbrella AG", "city": "Basel", "country": "CH"},
 ]
 
 
@@ -52,6 +53,9 @@ def test_a_chunk_takes_kept_records_in_its_order_and_standardises_the_rest(
     taken = reuse.take(pending, chunk, spec, 1)
     assert fresh == [["3", "4"]]
     expected = real(chunk, spec)
+    # Every record's name and town are standardised values, not blanks the frames agree on.
+    assert expected["name"].notna().all()
+    assert expected["city"].notna().all()
     assert taken["id"].tolist() == ["3", "1", "4", "5", "2"]
     assert list(taken.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(taken.astype(object), expected.astype(object))
