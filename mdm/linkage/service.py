@@ -89,7 +89,7 @@ from mdm.database import (
     insert_returning_ids,
     insert_rows,
     is_postgres,
-    plan_each_statement,
+    plan_bulk_statements,
     refresh_statistics,
     run,
     run_scalars,
@@ -1077,7 +1077,7 @@ def _run_chunks(
         trim_value_caches(BULK_VALUE_CACHE)
         _settle_garbage()
         with uow.begin() as session:
-            plan_each_statement(session)
+            plan_bulk_statements(session)
             part = match_pending(
                 session,
                 entity_type,

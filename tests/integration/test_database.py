@@ -9,7 +9,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mdm.api.app import api_unit_of_work
-from mdm.database import Prebuilt, Rows, UnitOfWork, create_engine, run, run_scalars
+from mdm.database import (
+    Prebuilt,
+    Rows,
+    UnitOfWork,
+    create_engine,
+    plan_bulk_statements,
+    run,
+    run_scalars,
+)
 from mdm.golden.models import GoldenRecord
 from mdm.golden.service import create_goldens
 from mdm.settings import Settings
@@ -37,6 +45,26 @@ def test_reads_run_on_the_reader_whose_connections_plan_each_statement_once(
             assert connection.engine is engine
     finally:
         reader.dispose()
+
+
+def test_bulk_planning_lasts_only_for_its_transaction(engine: Engine) -> None:
+    settings = ("plan_cache_mode", "max_parallel_workers_per_gather", "jit")
+    postgres = engine.dialect.name == "postgresql"
+    uow = UnitOfWork(engine)
+    with uow.session() as session:
+        with session.begin():
+            first = session.connection().connection.dbapi_connection
+            plan_bulk_statements(session)
+            if postgres:
+                shown = [session.execute(text(f"SHOW {name}")).scalar() for name in settings]
+                assert shown == ["force_custom_plan", "0", "off"]
+        # The next transaction on the same connection plans as the server is configured.
+        with session.begin():
+            assert session.connection().connection.dbapi_connection is first
+            if postgres:
+                shown = [session.execute(text(f"SHOW {name}")).scalar() for name in settings]
+                assert shown[0] == "auto"
+                assert shown[1] != "0"
 
 
 def test_the_api_plans_each_statement_once_on_postgresql(engine: Engine) -> None:

@@ -835,22 +835,28 @@ def test_a_bulk_match_run_plans_its_statements_for_their_values(
         session, get_source_system(session, "erp"), "customer", [item], origin="t", actor="t"
     )
     session.flush()
-    seen: list[str] = []
+    seen: list[tuple[str, ...]] = []
     real = linkage.match_pending
+    settings = ("plan_cache_mode", "max_parallel_workers_per_gather", "jit")
+
+    def shown(bind: Session) -> tuple[str, ...]:
+        return tuple(str(bind.execute(text(f"SHOW {name}")).scalar()) for name in settings)
 
     def spy(chunk: Session, *args: Any, **kwargs: Any) -> Any:
         if is_postgres(chunk):
-            seen.append(str(chunk.execute(text("SHOW plan_cache_mode")).scalar()))
+            seen.append(shown(chunk))
         return real(chunk, *args, **kwargs)
 
+    before = shown(session) if is_postgres(session) else None
     monkeypatch.setattr(linkage, "match_pending", spy)
     # On SQLite, which has no plan cache, the run shows that the setting is left out there.
     assert run_matching(uow, "customer", CTX, hierarchies=False).records == 1
     if is_postgres(session):
-        # Set with SET LOCAL: for each chunk's transaction only (here, all of them join the
-        # test's one transaction, so the setting is not seen going back).
+        # Each statement planned for its values, by one backend, without JIT compilation.
         assert seen
-        assert set(seen) == {"force_custom_plan"}
+        assert set(seen) == {("force_custom_plan", "0", "off")}
+        assert before is not None
+        assert before != ("force_custom_plan", "0", "off")
 
 
 def test_a_bulk_match_run_takes_records_that_share_a_postal_code_together(
