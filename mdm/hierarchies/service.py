@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -958,15 +959,25 @@ def sync_hierarchy(
     )
     children = set(live)
     around = _dependent_children(session, live)
-    # Without other dependents, in one chunk, the chunk's open edges and members are those
-    # just read.
+    # Without other dependents, in one chunk, the chunk's open edges are those just read.
     alone = around.dependents <= children and len(children) <= CHUNK
     children.update(around.dependents)
+    # The members of the records asked about were read with their dependents (and stay as
+    # read: deriving changes claims and edges, not members); only the dependents' are not.
+    members_of: dict[int, list[MemberRow]] = defaultdict(list)
+    for row in around.members:
+        members_of[row[0]].append(row)
+    asked = set(live)
     now = utcnow()
     ordered = sorted(children)
     for start in range(0, len(ordered), CHUNK):
         chunk = ordered[start : start + CHUNK]
-        _derive(session, chunk, changes, summary, now, ctx, rules, around if alone else None)
+        read = _Read(
+            members=[row for gid in chunk if gid in asked for row in members_of.get(gid, ())],
+            unread=[gid for gid in chunk if gid not in asked],
+            edges=around.edges if alone else None,
+        )
+        _derive(session, chunk, changes, summary, now, ctx, rules, read)
     summary.goldens = len(ordered)
     changes.write(session, ctx)
     return summary
@@ -1094,18 +1105,32 @@ _MEMBER_PARENTS = Prebuilt(_member_parents)
 MemberRow = tuple[int, int, str, str, int, Any, bool]
 
 
+@dataclass(slots=True)
+class _Read:
+    """What was read of a derivation chunk's golden records before it, with their dependents."""
+
+    # The members (`MemberRow`) of those of them whose members were read.
+    members: list[MemberRow]
+    # Those whose members were not.
+    unread: list[int]
+    # Their open edges, if read.
+    edges: list[int] | None = None
+
+
 def _member_claims(
-    session: Session, children: Sequence[int], rows: Iterable[MemberRow] | None = None
+    session: Session, children: Sequence[int], read: _Read | None = None
 ) -> tuple[list[_Claim], list[int]]:
     """Every claim of the members of these golden records, resolved; and the members with some.
 
     The members with claims stored are those whose stored claims the new ones replace.
-    ``rows``: the members' rows (`MemberRow`), if the caller read them.
+    ``read``: the members' rows (`MemberRow`) the caller read, and which records it did not.
     """
     raw: list[tuple[int, int, str, str, int, str, str, str]] = []
     members: list[int] = []
-    if rows is None:
-        rows = run(session, _MEMBER_PARENTS, {"ids": list(children)})
+    unread = list(children) if read is None else read.unread
+    rows: Iterable[MemberRow] = [] if read is None else read.members
+    if unread:
+        rows = chain(rows, run(session, _MEMBER_PARENTS, {"ids": unread}))
     for gid, rid, code, sid, rank, parents, stored in rows:
         if stored:
             members.append(int(rid))
@@ -1190,10 +1215,10 @@ def _derive(
     now: datetime,
     ctx: ChangeContext,
     rules: HierarchyRules,
-    around: _Around | None = None,
+    read: _Read | None = None,
 ) -> None:
-    """Derive the edges of ``children`` (``around``: their edges and members, if read)."""
-    claims, members = _member_claims(session, children, around.members if around else None)
+    """Derive the edges of ``children`` (``read``: their members and edges, as far as read)."""
+    claims, members = _member_claims(session, children, read)
     _store_claims(session, claims, members, now)
     summary.claims += len(claims)
     summary.pending_claims += sum(1 for c in claims if c.parent is None)
@@ -1203,8 +1228,8 @@ def _derive(
     # The open edges' IDs first, as Core: most golden records have none (no source names a
     # parent), and loading none as objects cost more than the rest of a single record's sync.
     open_edges = (
-        around.edges
-        if around is not None
+        read.edges
+        if read is not None and read.edges is not None
         else run_scalars(session, _OPEN_EDGES, {"ids": list(children)})
     )
     if not by_slot and not open_edges:  # nothing claimed, no edge to keep

@@ -593,3 +593,38 @@ def test_a_derivation_chunk_checks_edges_in_memory_as_the_database_checks_them(
     assert verdicts["refused"] > 20
     assert verdicts["written"] > 5
     assert verdicts["removed"] > 0
+
+
+def test_a_sync_in_several_chunks_reads_only_its_dependents_members_again(
+    session: Session, hub: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The members of the golden records asked about come with the read of their dependents;
+    a derivation chunk reads only the members of dependents it was not asked about."""
+    from mdm.hierarchies import service as hierarchies
+
+    hub("erp", {"B1": BILL_TO, "W1": SHIP_ACHIM, "W2": SHIP_VERDEN})
+    sync_hierarchy(session, all_goldens(session), CTX)
+    # The bill-to's parent and its parent arrive; the bill-to waits for the first.
+    hub("erp", {"S1": SUB, "H1": HOLDING})
+    g = {k: gid(session, "erp", k) for k in ("H1", "S1", "B1", "W1", "W2")}
+    read: list[set[int]] = []
+    real_run = hierarchies.run
+
+    def spy(bind: Any, statement: Any, params: Any) -> Any:
+        if statement is hierarchies._MEMBER_PARENTS:  # noqa: SLF001
+            read.append(set(params["ids"]))
+        return real_run(bind, statement, params)
+
+    monkeypatch.setattr(hierarchies, "run", spy)
+    monkeypatch.setattr(hierarchies, "CHUNK", 2)  # S1 and H1, then B1: two chunks
+    summary = sync_hierarchy(session, [g["S1"], g["H1"]], CTX)
+    assert summary.goldens == 3
+    assert read == [{g["B1"]}]
+    assert current_edges(session) == {
+        (g["S1"], g["H1"], "subsidiary_of"),
+        (g["B1"], g["S1"], "bill_to_of"),
+        (g["W1"], g["B1"], "ship_to_of"),
+        (g["W2"], g["B1"], "ship_to_of"),
+    }
+    statuses = set(session.scalars(select(HierarchyClaim.status)))
+    assert statuses == {"resolved"}
