@@ -26,7 +26,10 @@ it answered within the target, which tells the server's time from the wire's and
 Below the table, how the clients' connections were spread over the server's processes (read
 from /proc on Linux, `connections_per_process`): the server hands each to the worker holding
 the fewest, so 8 on 2 should read 4/4; an uneven split puts more requests in one process's
-queue. And how many MB the machine read from disk during each measured run.
+queue. And how many MB the machine read from disk during each measured run, and how much WAL
+PostgreSQL wrote per request, with the checkpoints begun during the run (after a checkpoint a
+page's first change writes the whole page, so a write costs more WAL, and its commit waits
+longer, right after one; the settings that decide this are printed first, `write_settings`).
 
 Before the scenarios, where autovacuum is off (as on the CI machines), it does what autovacuum
 would have done after earlier runs (``VACUUM ANALYZE``, `refresh_statistics`): their dead rows
@@ -583,6 +586,42 @@ def disk_reads_mb() -> float | None:
     return None
 
 
+# The settings that decide how much a write costs PostgreSQL beyond its statements: the WAL it
+# writes (full page images after each checkpoint, compressed or not) and the wait at commit.
+WRITE_SETTINGS = ("max_wal_size", "checkpoint_timeout", "wal_compression", "synchronous_commit")
+
+
+def write_settings(url: str) -> str:
+    """PostgreSQL's settings for writes, as one line (README 'Running on PostgreSQL')."""
+    from sqlalchemy import text
+
+    from mdm.database import create_engine
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        shown = [f"{name} {conn.scalar(text(f'SHOW {name}'))}" for name in WRITE_SETTINGS]
+    engine.dispose()
+    return "PostgreSQL writes: " + ", ".join(shown)
+
+
+def wal_position(url: str) -> tuple[int, int]:
+    """PostgreSQL's WAL position (bytes written since it began) and checkpoints started so far."""
+    from sqlalchemy import text
+
+    from mdm.database import create_engine
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,"
+                " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)"
+            )
+        ).one()
+    engine.dispose()
+    return int(row[0]), int(row[1])
+
+
 # --- the server ----------------------------------------------------------------------------
 
 
@@ -1071,6 +1110,7 @@ def measure(args: argparse.Namespace) -> None:
     if refreshed:
         print(refreshed)
     print(warm_cache(args.url, args.prewarm))
+    print(write_settings(args.url))
     with tempfile.TemporaryDirectory(prefix="mdm-bench-api-") as tmp:
         log = Path(tmp) / "server.log"
         process, notes = start_server(args.url, args.port, args.workers, log)
@@ -1092,6 +1132,7 @@ def measure(args: argparse.Namespace) -> None:
             gaps: list[float] = []
             splits: list[str] = []
             reads: list[str] = []
+            wal: list[str] = []
             for scenario in scenarios(samples, args.seed):
                 if scenario.name not in args.scenarios:
                     continue
@@ -1107,6 +1148,7 @@ def measure(args: argparse.Namespace) -> None:
                 _run(drive(base, token, scenario, args.concurrency, args.warmup))
                 before = server_histograms(base)
                 read_before = disk_reads_mb()
+                wal_before = wal_position(args.url)
                 outcome = _run(
                     drive(
                         base,
@@ -1118,6 +1160,11 @@ def measure(args: argparse.Namespace) -> None:
                     )
                 )
                 read_after = disk_reads_mb()
+                wal_after = wal_position(args.url)
+                if outcome.latencies_ms:
+                    per_request = (wal_after[0] - wal_before[0]) / len(outcome.latencies_ms)
+                    checkpoints = wal_after[1] - wal_before[1]
+                    wal.append(f"{scenario.name} {per_request / 1024:,.1f} kB ({checkpoints})")
                 if read_before is not None and read_after is not None:
                     reads.append(f"{scenario.name} {read_after - read_before:,.0f}")
                 server, server_mean = server_side(scenario, before, server_histograms(base))
@@ -1139,6 +1186,11 @@ def measure(args: argparse.Namespace) -> None:
                 print(
                     "MB read from disk during each measured run (the machine's, /proc/vmstat): "
                     + ", ".join(reads)
+                )
+            if wal:
+                print(
+                    "WAL written per request (checkpoints begun during the run; after each, a "
+                    "page's first change writes the whole page): " + ", ".join(wal)
                 )
             if gaps and statistics.median(gaps) > 30:
                 print(
