@@ -78,6 +78,7 @@ from matching import (
     train,
 )
 from matching.comparisons import Columns, Frame
+from matching.parallel import release_free_memory
 from matching.standardisation import trim_value_caches
 from mdm.canonical.flatten import flatten
 from mdm.database import (
@@ -980,8 +981,12 @@ def run_matching(
 
 
 def _settle_garbage() -> None:
-    """Collect what the last chunk left in cycles: once per chunk, see `fewer_collections`."""
+    """Collect what the last chunk left in cycles; return the freed memory to the system.
+
+    Once per chunk: see `fewer_collections` and `release_free_memory`.
+    """
     gc.collect()
+    release_free_memory()
 
 
 @contextmanager
