@@ -611,7 +611,7 @@ def test_a_sync_in_several_chunks_reads_only_its_dependents_members_again(
     real_run = hierarchies.run
 
     def spy(bind: Any, statement: Any, params: Any) -> Any:
-        if statement is hierarchies._MEMBER_PARENTS:  # noqa: SLF001
+        if statement is hierarchies._MEMBER_PARENTS:
             read.append(set(params["ids"]))
         return real_run(bind, statement, params)
 
