@@ -591,35 +591,34 @@ def disk_reads_mb() -> float | None:
 WRITE_SETTINGS = ("max_wal_size", "checkpoint_timeout", "wal_compression", "synchronous_commit")
 
 
-def write_settings(url: str) -> str:
-    """PostgreSQL's settings for writes, as one line (README 'Running on PostgreSQL')."""
+def _ask(url: str, sql: str) -> Any:
+    """The one row a read of PostgreSQL's state answers."""
     from sqlalchemy import text
 
     from mdm.database import create_engine
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        shown = [f"{name} {conn.scalar(text(f'SHOW {name}'))}" for name in WRITE_SETTINGS]
+        row = conn.execute(text(sql)).one()
     engine.dispose()
+    return row
+
+
+def write_settings(url: str) -> str:
+    """PostgreSQL's settings for writes, as one line (README 'Running on PostgreSQL')."""
+    values = _ask(url, "SELECT " + ", ".join(f"current_setting('{n}')" for n in WRITE_SETTINGS))
+    shown = [f"{name} {value}" for name, value in zip(WRITE_SETTINGS, values, strict=True)]
     return "PostgreSQL writes: " + ", ".join(shown)
 
 
 def wal_position(url: str) -> tuple[int, int]:
     """PostgreSQL's WAL position (bytes written since it began) and checkpoints started so far."""
-    from sqlalchemy import text
-
-    from mdm.database import create_engine
-
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,"
-                " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)"
-            )
-        ).one()
-    engine.dispose()
-    return int(row[0]), int(row[1])
+    written, checkpoints = _ask(
+        url,
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,"
+        " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)",
+    )
+    return int(written), int(checkpoints)
 
 
 # --- the server ----------------------------------------------------------------------------

@@ -598,7 +598,10 @@ _STORE_ONE_AND_FIND = Prebuilt(
 
 @dataclass(slots=True)
 class _Found:
-    """The candidates of one record as `_store_one_and_find` read them with its holders."""
+    """Candidates' features, golden records and cannot-links, as read.
+
+    With a single record's holders (`_store_one_and_find`), or for a chunk (`_read_candidates`).
+    """
 
     features: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Candidate -> (golden ID, link reason), for those in a golden record.
@@ -1148,6 +1151,23 @@ _FEATURES_AND_CANNOT = Prebuilt(
 )
 
 
+def _read_candidates(session: Session, others: list[int], records: list[int]) -> _Found:
+    """What `_FEATURES_AND_CANNOT` reads of a chunk's candidates, in one statement.
+
+    Their features and golden records, and the cannot-links among them and ``records``.
+    """
+    read = _Found()
+    params = {"ids": others, "all": records + others}
+    for kind, rid, features, golden_id, reason, other in run(session, _FEATURES_AND_CANNOT, params):
+        if kind == "c":
+            read.cannot.append((rid, other))
+            continue
+        read.features[rid] = features
+        if golden_id is not None:
+            read.members[rid] = (golden_id, reason)
+    return read
+
+
 def _match_chunk(
     session: Session,
     entity_type: str,
@@ -1238,28 +1258,13 @@ def _match_chunk(
     other_members: dict[int, tuple[int, str]] = {}
     # Cannot-links among the chunk's records and candidates (None: not read yet).
     cannot_pairs: list[tuple[int, int]] | None = None
-    if others and one_read is not None:
-        # Read with the record's holders.
-        feats = one_read.features
-        other_members.update(one_read.members)
-        cannot_pairs = one_read.cannot
-        others = [o for o in others if o in feats]
-        other_rows = [feats[o] for o in others]
-    elif others:
-        feats = {}
-        cannot_pairs = []
-        params = {"ids": others, "all": live_ids + others}
-        for kind, rid, features, golden_id, reason, other in run(
-            session, _FEATURES_AND_CANNOT, params
-        ):
-            if kind == "c":
-                cannot_pairs.append((rid, other))
-                continue
-            feats[rid] = features
-            if golden_id is not None:
-                other_members[rid] = (golden_id, reason)
-        others = [o for o in others if o in feats]
-        other_rows = [feats[o] for o in others]
+    if others:
+        # A single record's were read with its holders.
+        read = one_read if one_read is not None else _read_candidates(session, others, live_ids)
+        other_members.update(read.members)
+        cannot_pairs = read.cannot
+        others = [o for o in others if o in read.features]
+        other_rows = [read.features[o] for o in others]
     all_ids = live_ids + others
     position = {rid: i for i, rid in enumerate(all_ids)}
     pairs = [(a, b) for a, b in pairs if a in position and b in position]
