@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import gc
 import multiprocessing
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import cache
@@ -25,8 +26,10 @@ _FORK = (
     if "fork" in multiprocessing.get_all_start_methods()
     else None
 )
-# What the workers read: set before they are forked, cleared after.
-_SHARED: dict[str, Any] = {}
+# What a call's tasks read, per thread: an API process answers requests in threads, and two
+# requests' calls must not see (or clear) each other's values. Set for the call, restored
+# after; a forked worker is handed its caller's values as it starts (`_adopt`).
+_CALL = threading.local()
 
 
 @cache
@@ -63,12 +66,18 @@ def shared(name: str) -> Any:
     >>> fork_map(lambda i: shared("base") + i, [1, 2], workers=1, shared={"base": 10})
     [11, 12]
     """
-    return _SHARED[name]
+    values: dict[str, Any] = getattr(_CALL, "shared", None) or {}
+    return values[name]
+
+
+def _adopt(values: dict[str, Any]) -> None:
+    # A forked worker's initialiser: fork inherits the values, nothing is pickled.
+    _CALL.shared = values
 
 
 def _run_shared(indexes: Sequence[int]) -> list[Any]:
     # Inside a forked worker: the function and the items were inherited, only indexes came.
-    fn, items = _SHARED["__fn__"], _SHARED["__items__"]
+    fn, items = shared("__fn__"), shared("__items__")
     return [fn(items[i]) for i in indexes]
 
 
@@ -86,9 +95,9 @@ def fork_map(
     [10, 20, 30]
     """
     workers = max(1, min(workers, len(items)))
-    _SHARED.clear()
-    _SHARED.update(shared)
-    _SHARED.update(__fn__=fn, __items__=items)
+    values = {**shared, "__fn__": fn, "__items__": items}
+    outer = getattr(_CALL, "shared", None)
+    _CALL.shared = values
     try:
         if workers == 1 or _FORK is None:
             return [fn(item) for item in items]
@@ -98,7 +107,9 @@ def fork_map(
         # (a database connection's, say) must not run in a copy of the caller.
         gc.freeze()
         try:
-            with ProcessPoolExecutor(workers - 1, mp_context=_FORK) as pool:
+            with ProcessPoolExecutor(
+                workers - 1, mp_context=_FORK, initializer=_adopt, initargs=(values,)
+            ) as pool:
                 futures = [pool.submit(_run_shared, group) for group in groups[1:]]
                 done = [(groups[0], _run_shared(groups[0]))]
                 done.extend(
@@ -111,4 +122,4 @@ def fork_map(
                 results[i] = result
         return results
     finally:
-        _SHARED.clear()
+        _CALL.shared = outer
