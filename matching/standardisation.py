@@ -90,6 +90,7 @@ def code(value: object) -> str | None:
 
 # --------------------------------------------------------------------------- company names
 
+# Legal forms by canonical form, with the spellings they take once folded ("e.K." -> "e k").
 _LEGAL_FORMS: dict[str, tuple[str, ...]] = {
     "inc": ("inc", "incorporated"),
     "corp": ("corp", "corporation"),
@@ -98,29 +99,74 @@ _LEGAL_FORMS: dict[str, tuple[str, ...]] = {
     "llp": ("llp", "l l p", "limited liability partnership"),
     "lp": ("lp", "l p", "limited partnership"),
     "plc": ("plc", "p l c", "public limited company"),
+    "pllc": ("pllc", "p l l c", "professional limited liability company"),
     "co": ("co", "company"),
-    "gmbh": ("gmbh", "g m b h", "gesellschaft mit beschrankter haftung", "ges m b h"),
-    "gmbh co kg": ("gmbh co kg", "gmbh and co kg", "gmbh cokg"),
+    "gmbh": (
+        "gmbh",
+        "g m b h",
+        "gesellschaft mit beschrankter haftung",
+        "ges m b h",
+        "gesmbh",
+        "mbh",
+        "m b h",
+    ),
+    "gmbh co kg": (
+        "gmbh co kg",
+        "gmbh and co kg",
+        "gmbh und co kg",
+        "gmbh cokg",
+        "gmbh co kommanditgesellschaft",
+        "gesellschaft mit beschrankter haftung co kg",
+        "gesellschaft mit beschrankter haftung co kommanditgesellschaft",
+    ),
     "ag": ("ag", "a g", "aktiengesellschaft"),
     "kg": ("kg", "k g", "kommanditgesellschaft"),
-    "ohg": ("ohg", "o h g"),
-    "ug": ("ug", "ug haftungsbeschrankt"),
+    "kgaa": ("kgaa", "kommanditgesellschaft auf aktien"),
+    "ohg": ("ohg", "o h g", "offene handelsgesellschaft"),
+    "ek": (
+        "ek",
+        "e k",
+        "e kfm",
+        "e kfr",
+        "eingetragener kaufmann",
+        "eingetragene kauffrau",
+    ),
+    "gbr": ("gbr", "gesellschaft burgerlichen rechts"),
+    "se": ("se", "societas europaea"),
+    "ug": (
+        "ug",
+        "ug haftungsbeschrankt",
+        "unternehmergesellschaft",
+        "unternehmergesellschaft haftungsbeschrankt",
+    ),
     "ev": ("ev", "e v", "eingetragener verein"),
-    "sa": ("sa", "s a", "societe anonyme", "sociedad anonima"),
+    "sa": ("sa", "s a", "s a u", "societe anonyme", "sociedad anonima", "spolka akcyjna"),
+    "sa de cv": ("sa de cv", "s a de c v", "sociedad anonima de capital variable"),
     "sarl": ("sarl", "s a r l", "s a r l u", "sarlu", "societe a responsabilite limitee"),
+    "eurl": ("eurl", "e u r l", "entreprise unipersonnelle a responsabilite limitee"),
     "sas": ("sas", "s a s", "sasu", "societe par actions simplifiee"),
+    "snc": ("snc", "s n c", "societe en nom collectif"),
     "srl": ("srl", "s r l", "societa a responsabilita limitata"),
     "spa": ("spa", "s p a", "societa per azioni"),
-    "sl": ("sl", "s l", "sociedad limitada"),
+    "sl": ("sl", "s l", "slu", "s l u", "sociedad limitada", "sociedad limitada unipersonal"),
+    "lda": ("lda",),
     "bv": ("bv", "b v", "besloten vennootschap"),
     "nv": ("nv", "n v", "naamloze vennootschap"),
+    "bvba": ("bvba", "b v b a"),
+    "vof": ("vof", "v o f", "vennootschap onder firma"),
     "oy": ("oy", "oyj"),
-    "ab": ("ab", "aktiebolag", "publ ab"),
+    "ab": ("ab", "aktiebolag", "publ ab", "ab publ"),
     "as": ("as", "a s", "asa"),
     "aps": ("aps", "ap s"),
     "kk": ("kk", "kabushiki kaisha"),
+    "kft": ("kft",),
+    "zrt": ("zrt", "nyrt"),
+    "doo": ("doo", "d o o"),
     "pty ltd": ("pty ltd", "pty limited", "proprietary limited"),
     "pvt ltd": ("pvt ltd", "private limited"),
+    "pte ltd": ("pte ltd", "pte limited"),
+    "sdn bhd": ("sdn bhd", "sendirian berhad"),
+    "bhd": ("bhd", "berhad"),
     "sp z o o": ("sp z o o", "spolka z ograniczona odpowiedzialnoscia"),
     "sro": ("sro", "s r o"),
     "ooo": ("ooo",),
@@ -135,6 +181,50 @@ _LEGAL_VARIANTS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
 _LEGAL_BY_LAST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _variant, _canon in _LEGAL_VARIANTS:
     _LEGAL_BY_LAST.setdefault(_variant[-1], []).append((_variant, _canon))
+# Inside a name, before the words that name a site or a department ("Koch KG - Werk
+# Hamburg", "Acme Ltd Accounts Payable"), only forms that are never ordinary words of a name
+# are taken for legal forms: not "co", "sa", "as", "spa", "se", or initials like "a g".
+_INNER_FORMS = frozenset(
+    {
+        "inc",
+        "corp",
+        "ltd",
+        "llc",
+        "llp",
+        "plc",
+        "pllc",
+        "gmbh",
+        "gmbh co kg",
+        "ag",
+        "kg",
+        "kgaa",
+        "ohg",
+        "ek",
+        "gbr",
+        "sarl",
+        "eurl",
+        "srl",
+        "bv",
+        "nv",
+        "bvba",
+        "vof",
+        "oy",
+        "aps",
+        "kft",
+        "zrt",
+        "pty ltd",
+        "pvt ltd",
+        "pte ltd",
+        "sdn bhd",
+        "sp z o o",
+        "sro",
+    }
+)
+_INNER_NOT = frozenset({("a", "g"), ("k", "g"), ("m", "b", "h"), ("mbh",), ("company",)})
+_LEGAL_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _variant, _canon in _LEGAL_VARIANTS:
+    if _canon in _INNER_FORMS and _variant not in _INNER_NOT:
+        _LEGAL_BY_FIRST.setdefault(_variant[0], []).append((_variant, _canon))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +249,8 @@ def company_name(value: str | None) -> CompanyName:
     """Split a company name into a folded core name and a canonical legal form.
 
     Legal forms are stripped from the end, longest variant first, and never leave the core
-    empty.
+    empty. A legal form inside the name, before words that name a site or a department, is
+    taken out too, when it is one that is never an ordinary word of a name.
 
     >>> company_name("ACME Widgets, Incorporated")
     CompanyName(core='acme widgets', legal_form='inc')
@@ -169,10 +260,31 @@ def company_name(value: str | None) -> CompanyName:
     'bolt nut co ltd'
     >>> company_name("Lehmann u. Lehmann").core == company_name("Lehmann & Lehmann").core
     True
+    >>> company_name("Koch Fördertechnik KG - Werk Hamburg")
+    CompanyName(core='koch fordertechnik werk hamburg', legal_form='kg')
     """
     folded = fold_text(value)
     if folded is None:
         return CompanyName(None, None)
+    name = _split_company(folded)
+    # The canonical full name must read the same when standardised again. What closes up
+    # where a form was taken out, or a form's canonical spelling, can make a new one ("Berhad
+    # Ltda Pty" -> "berhad pty ltd" -> core "berhad", form "pty ltd"): read until it holds.
+    for _ in range(_MAX_REREADS):
+        if name.legal_form is None:  # nothing was taken out: it reads the same
+            break
+        again = _split_company(name.full or "")
+        if again == name:
+            break
+        name = again
+    return name
+
+
+_MAX_REREADS = 8
+
+
+def _split_company(folded: str) -> CompanyName:
+    """`company_name` of a folded name, read once."""
     tokens = folded.split()
     forms: list[str] = []
     while True:
@@ -191,10 +303,27 @@ def company_name(value: str | None) -> CompanyName:
         # Co. KG"), so the spellings of one name agree, and block together.
         core = [t for t in tokens if t not in _CONJUNCTIONS] or tokens
         if core == tokens:
-            return CompanyName(" ".join(core), " ".join(forms) or None)
-        # A legal form the dropped word hid ("X Oy u") is split off too: the result must read
-        # the same when standardised again.
+            kept, inner = _inner_forms(core)
+            return CompanyName(" ".join(kept), " ".join(inner + forms) or None)
+        # A legal form the dropped word hid ("X Oy u") is split off too.
         tokens = core
+
+
+def _inner_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """The tokens without the legal forms inside them (not first, not last), and those forms."""
+    kept, forms = tokens[:1], []
+    i = 1
+    while i < len(tokens):
+        for variant, canon in _LEGAL_BY_FIRST.get(tokens[i], ()):
+            n = len(variant)
+            if i + n < len(tokens) and tuple(tokens[i : i + n]) == variant:
+                forms.append(canon)
+                i += n
+                break
+        else:
+            kept.append(tokens[i])
+            i += 1
+    return kept, forms
 
 
 # --------------------------------------------------------------------------- person names

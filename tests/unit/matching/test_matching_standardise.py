@@ -36,6 +36,24 @@ ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x17
         ("Inc", "inc", None),  # never leaves the core empty
         ("Société Générale", "societe generale", None),
         ("Virtanen Oy u", "virtanen", "oy"),  # a form behind a dropped word: split off too
+        ("Stahlflex e.K.", "stahlflex", "ek"),
+        ("Stahlflex eingetragener Kaufmann", "stahlflex", "ek"),
+        ("Fischer e.Kfm.", "fischer", "ek"),
+        ("Acme GmbH & Co. Kommanditgesellschaft", "acme", "gmbh co kg"),
+        ("Acme Kommanditgesellschaft auf Aktien", "acme", "kgaa"),
+        ("Müller Bau mbH", "muller bau", "gmbh"),
+        # Inside the name, before a site or a department: taken out, where never a word.
+        ("Koch Fördertechnik KG - Werk Hamburg", "koch fordertechnik werk hamburg", "kg"),
+        ("Ferroline GmbH & Co. KG Zentrallager", "ferroline zentrallager", "gmbh co kg"),
+        (
+            "Ashford Engineering Limited - Accounts Payable",
+            "ashford engineering accounts payable",
+            "ltd",
+        ),
+        ("Smith & Co Builders", "smith co builders", None),
+        ("A G Barr Ltd", "a g barr", "ltd"),
+        # What closes up once a form is out may end in a form: read again.
+        ("Berhad Ltda Pty", "berhad", "pty ltd"),
     ],
 )
 def test_company_name_splits_core_and_legal_form(raw: str, core: str, form: str | None) -> None:
@@ -44,6 +62,25 @@ def test_company_name_splits_core_and_legal_form(raw: str, core: str, form: str 
 
 @given(text)
 def test_company_name_is_idempotent(raw: str) -> None:
+    once = s.company_name(raw)
+    assert s.company_name(once.full) == once
+
+
+# Names made of the words legal forms are spelled with, and of conjunctions, where taking
+# one form out can make another.
+form_words = sorted(
+    {w for spellings in s._LEGAL_FORMS.values() for v in spellings for w in v.split()}
+)
+form_names = st.lists(
+    st.sampled_from([*form_words, "und", "and", "u", "&", "-", "acme", "werk"]),
+    min_size=1,
+    max_size=9,
+).map(" ".join)
+
+
+@settings(max_examples=2000)
+@given(form_names)
+def test_company_name_of_legal_form_words_is_idempotent(raw: str) -> None:
     once = s.company_name(raw)
     assert s.company_name(once.full) == once
 
