@@ -81,6 +81,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+# An execution option `UnitOfWork.begin` sets on SQLite: its transaction writes.
+_WRITES = "mdm_writes"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A write transaction takes SQLite's write lock as it begins (waiting out another writer,
+    # busy_timeout): begun deferred, it would read first and then fail to write ("database is
+    # locked") wherever another writer had committed in between. Reads begin deferred.
+    writes = connection.get_execution_options().get(_WRITES)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
 class JsonText(str):
     """A value already encoded as JSON: JSON columns store it as it is, without re-encoding.
 
@@ -118,7 +130,7 @@ def create_engine(database_url: str, *, echo: bool = False, generic_plans: bool 
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa_create_engine(url, echo=echo, **_JSON_CODEC)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.get_backend_name() == "postgresql":
         if url.drivername == "postgresql":
@@ -147,6 +159,8 @@ class UnitOfWork:
 
     def __init__(self, bind: Engine | Connection, *, reader: Engine | None = None) -> None:
         self.bind = bind
+        # SQLite: a write transaction takes the write lock as it begins (`_sqlite_begin`).
+        self._writes_lock = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
         # Where `reading` connects when given (an engine of its own, with generic plans).
         self.reader = reader
         # Joining an outer transaction through savepoints lets tests roll everything back.
@@ -158,6 +172,8 @@ class UnitOfWork:
     def begin(self) -> Iterator[Session]:
         """A session whose transaction commits when the block ends without error."""
         with self._factory() as session, session.begin():
+            if self._writes_lock:
+                session.connection(execution_options={_WRITES: True})
             yield session
 
     def session(self) -> Session:

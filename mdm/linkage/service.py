@@ -265,8 +265,20 @@ def active_model(
     return None if found is None else found[1]
 
 
+# PostgreSQL: one transaction at a time saves a model of an entity type (`save_model`).
+_MODEL_LOCK = Prebuilt(lambda _: text("SELECT pg_advisory_xact_lock(hashtext(:key))"))
+
+
 def save_model(session: Session, entity_type: str, model: MatchModel, trained_on: int) -> int:
-    """Store a trained model as the active one; returns its version."""
+    """Store a trained model as the active one; returns its version.
+
+    Two transactions saving a model of one entity type at once (two API requests that each
+    found none yet and trained one) take turns: on PostgreSQL the second waits for the first
+    to commit (a transaction-level advisory lock), then reads its version and deactivates it,
+    so one model stays active and versions are never given twice. SQLite has one writer.
+    """
+    if is_postgres(session):
+        run(session, _MODEL_LOCK, {"key": f"mdm.match_model:{entity_type}"})
     version = (
         session.scalar(
             select(func.max(MatchModelRecord.version)).where(

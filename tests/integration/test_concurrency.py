@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 
+from matching import MatchModel
 from mdm import migrate
 from mdm.audit.models import AuditEntry
 from mdm.database import UnitOfWork, create_engine
@@ -22,7 +23,8 @@ from mdm.devtools import drop_database, recreate_database
 from mdm.errors import ConflictError
 from mdm.golden.models import GoldenOverride, GoldenRecord
 from mdm.ingest.service import Candidate, ingest_batch
-from mdm.linkage.service import match_pending
+from mdm.linkage.models import MatchModelRecord
+from mdm.linkage.service import match_pending, save_model
 from mdm.mapping.models import SourceInfo, SourceKind
 from mdm.outbox.service import ChangeContext
 from mdm.sources.service import get_source_system, sync_source_systems
@@ -103,3 +105,35 @@ def test_two_stewards_one_wins_the_other_gets_a_conflict(own_engine: Engine) -> 
             s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.actor == "bob"))
             == 0
         )
+
+
+def test_two_requests_saving_the_first_model_leave_one_active(
+    own_engine: Engine, customer_model: MatchModel
+) -> None:
+    # Two upserts that each found no model yet train one and save it: the second to save must
+    # see the first's, so versions 1 and 2, and only the newest active.
+    uow = UnitOfWork(own_engine)
+    first_has_saved = threading.Event()
+    versions: dict[str, int] = {}
+    failed: list[BaseException] = []
+
+    def second() -> None:
+        first_has_saved.wait(5)
+        try:
+            with uow.begin() as s:
+                versions["second"] = save_model(s, "customer", customer_model, 10)
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with uow.begin() as s:
+        versions["first"] = save_model(s, "customer", customer_model, 10)
+        first_has_saved.set()
+        time.sleep(0.5)  # the second saves while the first is still open
+    thread.join(30)
+    assert not failed
+    with uow.begin() as s:
+        rows = s.execute(select(MatchModelRecord.version, MatchModelRecord.active)).all()
+    assert sorted(versions.values()) == [1, 2]
+    assert sorted(tuple(r) for r in rows) == [(1, False), (2, True)]
