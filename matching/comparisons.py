@@ -883,7 +883,7 @@ def multi_columns(spec: MatchSpec) -> frozenset[str]:
 
     >>> from matching.spec import default_customer_spec
     >>> sorted(multi_columns(default_customer_spec()))
-    ['emails', 'emails_domains', 'phones', 'tax_ids']
+    ['emails', 'emails_domains', 'phones', 'tax_ids', 'tax_ids_other']
     """
     out: set[str] = set()
     for std in spec.standardisers:
@@ -891,6 +891,8 @@ def multi_columns(spec: MatchSpec) -> frozenset[str]:
             out.add(std.column)
         if std.kind == "email":
             out.add(f"{std.column}_domains")
+        if std.kind == "tax_id":
+            out.add(f"{std.column}_other")
         if std.kind == "part_number":
             out.add(f"{std.column}_all")
     return frozenset(out)

@@ -534,6 +534,13 @@ def default_customer_spec() -> MatchSpec:
             column="tax_ids",
             levels=(null, Level(label="same", kind="overlap"), else_),
         ),
+        # Identifiers no checksum vouches for (national IDs, registration numbers): the same
+        # one is evidence; no rule acts on two that differ (one may be mistyped).
+        Comparison(
+            name="other_id",
+            column="tax_ids_other",
+            levels=(null, Level(label="same", kind="overlap"), else_),
+        ),
         Comparison(name="duns", column="duns", levels=(null, exact, else_)),
         Comparison(
             name="address",
@@ -607,6 +614,7 @@ def default_customer_spec() -> MatchSpec:
     blocking = (
         BlockingRule(name="tax_id", parts=(KeyPart(column="tax_ids"),)),
         BlockingRule(name="duns", parts=(KeyPart(column="duns"),)),
+        BlockingRule(name="other_id", parts=(KeyPart(column="tax_ids_other"),), max_block_size=30),
         BlockingRule(name="phone", parts=(KeyPart(column="phones"),)),
         # A shared address or website held by dozens of records (info@, a group domain) no
         # longer identifies one customer; such keys are capped and reported.

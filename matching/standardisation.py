@@ -703,6 +703,25 @@ def phone(value: str | None, country_code: str | None = None) -> str | None:
     return e164
 
 
+@lru_cache(maxsize=_CACHE)
+def phone_key(value: str | None, country_code: str | None = None) -> str | None:
+    """A phone number as matching compares it: E.164, or its digits where no country is known.
+
+    Without the record's country a number written nationally ("310/246-1501") has no E.164
+    form, but two records of a source that never gives countries still share its digits.
+
+    >>> phone_key("310/246-1501", "US"), phone_key("310/246-1501"), phone_key("(310) 246 1501")
+    ('+13102461501', '3102461501', '3102461501')
+    >>> phone_key("246-1501") is None  # too short to tell one line from another
+    True
+    """
+    found = phone(value, country_code)
+    if found is not None or value is None or _is_missing(value) or country_code:
+        return found
+    digits = _PHONE_JUNK.sub("", _EXTENSION.sub("", str(value).strip()).replace("(0)", ""))
+    return digits if digits.isdigit() and 8 <= len(digits) <= 15 else None
+
+
 @cache
 def free_email_domains() -> frozenset[str]:
     """Return the bundled set of consumer e-mail domains (shared ones are no evidence).
@@ -1067,22 +1086,47 @@ def _as_list(value: object) -> list[Any]:
     return [value]
 
 
-def _tax_ids(value: object, default_country: object) -> tuple[str, ...]:
-    out: list[str] = []
+# What systems put where an identifier is unknown; shared by unrelated records.
+_PLACEHOLDERS = frozenset({"NA", "NONE", "NULL", "NIL", "UNKNOWN", "TBD", "PENDING", "APPLIED"})
+
+
+def _placeholder(compact: str) -> bool:
+    """Whether an identifier is a stand-in: too short, one character repeated, or a word."""
+    return len(compact) < 3 or len(set(compact)) == 1 or compact in _PLACEHOLDERS
+
+
+def _tax_ids(value: object, default_country: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The identifiers that validate as tax IDs, and the others as ``scheme=COMPACT``.
+
+    An identifier no checksum vouches for (a national ID, a registration number, a tax ID of
+    a scheme or country with no validator, a mistyped VAT number) is still evidence when two
+    records hold the same one; two that differ may be a typo, so they decide nothing.
+    """
+    valid: list[str] = []
+    other: list[str] = []
     for item in _as_list(value):
         if isinstance(item, Mapping):
             raw, scheme, cc = item.get("value"), item.get("scheme"), item.get("country")
         else:
             raw, scheme, cc = item, None, None
         cc = cc or default_country
+        text = None if raw is None else str(raw)
         found = tax_id(
-            None if raw is None else str(raw),
+            text,
             None if scheme is None else str(scheme),
             None if _is_missing(cc) else str(cc),
         )
-        if found and found not in out:
-            out.append(found)
-    return tuple(out)
+        if found:
+            if found not in valid:
+                valid.append(found)
+            continue
+        unchecked = identifier(text) if text is not None and not _is_missing(text) else None
+        if unchecked and not _placeholder(unchecked):
+            scheme_code = fold_text(None if scheme is None else str(scheme)) or "id"
+            keyed = f"{scheme_code.replace(' ', '_')}={unchecked}"
+            if keyed not in other:
+                other.append(keyed)
+    return tuple(valid), tuple(other)
 
 
 def _multi(values: object, fn: Any, *args: Any) -> tuple[str, ...]:
@@ -1131,7 +1175,7 @@ def _standardise_one(std: Standardiser, record: Mapping[str, Any], out: dict[str
     elif kind == "country":
         out[col] = country(None if value is None else str(value))
     elif kind == "phone":
-        out[col] = _multi(value, phone, cc)
+        out[col] = _multi(value, phone_key, cc)
     elif kind == "email":
         emails = _multi(value, email)
         out[col] = emails
@@ -1139,7 +1183,7 @@ def _standardise_one(std: Standardiser, record: Mapping[str, Any], out: dict[str
     elif kind == "website":
         out[col] = website(None if value is None else str(value))
     elif kind == "tax_id":
-        out[col] = _tax_ids(value, cc)
+        out[col], out[f"{col}_other"] = _tax_ids(value, cc)
     elif kind == "duns":
         out[col] = duns(None if value is None else str(value))
     elif kind == "gtin":
@@ -1422,6 +1466,7 @@ _VALUE_CACHES = (
     postal_code,
     _phone_fast,
     phone,
+    phone_key,
     email,
     website,
     tax_id,

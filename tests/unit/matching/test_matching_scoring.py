@@ -129,6 +129,31 @@ def test_must_link_and_cannot_link_on_tax_ids(customer_model):
     assert out["3"].explanation.match_weight > 0  # same name: the evidence is still shown
 
 
+def test_an_identifier_no_checksum_vouches_for_is_evidence_but_decides_nothing(customer_model):
+    # Two people as customers with the same national ID and name, one moved: the shared ID
+    # carries the pair; two different IDs (one may be mistyped) are evidence against, never a
+    # cannot-link; an ID of another scheme with the same digits is not the same ID.
+    spec = customer_model.spec
+    base = {"role": "legal_entity", "name": "Michaela Neumann", "country": "AU"}
+    recs = [
+        {**base, "id": "1", "city": "Perth", "tax_ids": [{"scheme": "ssn", "value": "530-4218"}]},
+        {**base, "id": "2", "city": "Sydney", "tax_ids": [{"scheme": "SSN", "value": "5304218"}]},
+        {**base, "id": "3", "city": "Perth", "tax_ids": [{"scheme": "ssn", "value": "5304281"}]},
+        {**base, "id": "4", "city": "Sydney", "tax_ids": [{"scheme": "acct", "value": "5304218"}]},
+    ]
+    std = [m.standardise_record(r, spec) for r in recs]
+    assert std[0]["tax_ids"] == ()
+    assert std[0]["tax_ids_other"] == ("ssn=5304218",)
+    out = {c.candidate_id: c for c in m.score_one(customer_model, std[0], std[1:])}
+    levels = {
+        cid: next(e.level for e in c.explanation.comparisons if e.comparison == "other_id")
+        for cid, c in out.items()
+    }
+    assert levels == {"2": "same", "3": "else", "4": "else"}
+    assert not any(c.cannot_link or c.must_link for c in out.values())
+    assert out["2"].probability > out["4"].probability
+
+
 def test_score_one_agrees_with_batch(customers, customer_model):
     spec = customer_model.spec
     std, scored = _scored(customers, customer_model)
@@ -267,7 +292,11 @@ _HANDFUL: list[dict[str, object]] = [
         "website": "www.acme.co.uk",
         "duns": "316712452",
     },
-    {"id": "bare", "name": "Wayne Tools"},
+    {
+        "id": "bare",
+        "name": "Wayne Tools",
+        "tax_ids": [{"scheme": "registration", "value": "HRB 17"}],
+    },
     {
         "id": "nearby",
         "role": "legal_entity",
@@ -281,6 +310,7 @@ _HANDFUL: list[dict[str, object]] = [
         "id": "site-1",
         "role": "ship_to",
         "name": "Wayne Tools GmbH",
+        "tax_ids": [{"scheme": "registration", "value": "HRB 4711"}],
         "address": "3 Mill Lane",
         "city": "Berlin",
         "postal_code": "10115",
@@ -290,6 +320,7 @@ _HANDFUL: list[dict[str, object]] = [
         "id": "site-2",
         "role": "ship_to",
         "name": "Wayne Tools GmbH",
+        "tax_ids": [{"scheme": "registration", "value": "HRB 4711"}],
         "address": "5 Mill Lane",
         "city": "Berlin",
         "postal_code": "10117",
@@ -470,6 +501,7 @@ _CUSTOMER_RECORDS = _records(
         "vat=DE124",
         "plain",
     ),
+    tax_ids_other=_multi("national_id=5304218", "national_id=5304219", "registration=HRB1"),
     duns=_single("150483782", "316712452"),
     address=_single(
         "12 main st", "12 main street", "12 mian st", "14 main st", "main st 12", "3 mill ln"

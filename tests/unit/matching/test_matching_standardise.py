@@ -163,6 +163,44 @@ def test_tax_ids_validated_and_namespaced() -> None:
     assert s.tax_id("04-2103594", "ein", "US") == "US:ein=042103594"
 
 
+def test_identifiers_that_do_not_validate_are_kept_apart_by_scheme() -> None:
+    record = {
+        "tax_ids": [
+            {"scheme": "vat", "value": "DE 136 695 976"},
+            {"scheme": "National ID", "value": "53-04218"},
+            {"scheme": "vat", "value": "DE136695977"},  # a check digit wrong: not a tax ID
+            "12345",
+            {"scheme": "ssn", "value": "000-00-0000"},  # stand-ins for no identifier
+            {"scheme": "ssn", "value": "n/a"},
+            {"scheme": "ssn", "value": "unknown"},
+        ],
+        "country": "DE",
+    }
+    std = standardise_record(record, default_customer_spec())
+    assert std["tax_ids"] == ("DE:vat=DE136695976",)
+    assert std["tax_ids_other"] == ("national_id=5304218", "vat=DE136695977", "id=12345")
+    frame = standardise(pd.DataFrame([{"id": "1", **record}]), default_customer_spec())
+    assert frame["tax_ids_other"][0] == std["tax_ids_other"]
+
+
+def test_phones_of_records_without_a_country_keep_their_digits() -> None:
+    spec = default_customer_spec()
+    no_country = [
+        {"id": "1", "phones": ["310/246-1501"]},
+        {"id": "2", "phones": ["(310) 246-1501 ext. 12"]},
+        {"id": "3", "phones": ["246-1501"]},  # too short to tell one line from another
+    ]
+    std = [standardise_record(r, spec) for r in no_country]
+    assert [r["phones"] for r in std] == [("3102461501",), ("3102461501",), ()]
+    frame = standardise(pd.DataFrame(no_country), spec)
+    assert list(frame["phones"]) == [r["phones"] for r in std]
+    # With a country the number is E.164, as before; so is one written internationally.
+    assert standardise_record({"phones": ["310/246-1501"], "country": "US"}, spec)["phones"] == (
+        "+13102461501",
+    )
+    assert standardise_record({"phones": ["+1 310 246 1501"]}, spec)["phones"] == ("+13102461501",)
+
+
 def test_gtin_upc_ean_become_one_gtin14() -> None:
     assert s.gtin("036000291452") == s.gtin("0036000291452") == "00036000291452"
     assert s.gtin("036000291453") is None
