@@ -66,9 +66,15 @@ def prepared(frame: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- ours
 
 
-def ours(dataset: str, left: pd.DataFrame, right: pd.DataFrame | None, truth) -> Result:
+def ours(
+    dataset: str,
+    left: pd.DataFrame,
+    right: pd.DataFrame | None,
+    truth,
+    spec: m.MatchSpec | None = None,
+) -> Result:
     start = time.perf_counter()
-    spec = m.person_spec()
+    spec = spec or m.person_spec()
     left_std = m.standardise(left, spec)
     right_std = m.standardise(right, spec) if right is not None else None
     blocking = m.candidate_pairs(left_std, spec, other=right_std)
@@ -140,29 +146,7 @@ def ours_customers(left: pd.DataFrame, right: pd.DataFrame, truth) -> Result:
             ]
         )
 
-    start = time.perf_counter()
-    spec = m.default_customer_spec()
-    left_std, right_std = m.standardise(flat(left), spec), m.standardise(flat(right), spec)
-    blocking = m.candidate_pairs(left_std, spec, other=right_std)
-    model = m.train(left_std, spec, other=right_std, blocking=blocking)
-    scored = m.score(model, left_std, right_std, blocking)
-    clustering = m.cluster(None, scored)
-    seconds = time.perf_counter() - start
-    links = scored.probability >= spec.thresholds.match
-    pairs = m.evaluate_pairs(
-        zip(scored.left_ids[links], scored.right_ids[links], strict=True), truth
-    )
-    clusters = m.evaluate_clusters(
-        clustering.cluster_of(), {i: entity_of(i) for i in clustering.ids}
-    )
-    found = m.blocking_metrics(
-        zip(scored.left_ids, scored.right_ids, strict=True), truth, blocking.total_pairs
-    )
-    note = (
-        "the shipped customer spec on Febrl 4 sent as canonical customers (no date of birth); "
-        f"pair completeness {found.pair_completeness:.4f}"
-    )
-    return Result("ours", "febrl4-customer", seconds, pairs, clusters, note)
+    return ours("febrl4-customer", flat(left), flat(right), truth, m.default_customer_spec())
 
 
 # ----------------------------------------------------------------------------- Splink
