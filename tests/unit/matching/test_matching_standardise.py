@@ -201,6 +201,19 @@ def test_phones_of_records_without_a_country_keep_their_digits() -> None:
     assert standardise_record({"phones": ["+1 310 246 1501"]}, spec)["phones"] == ("+13102461501",)
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("747 Ninth Avenue", "747 9th Ave."),
+        ("435 S. La Cienega Blv.", "435 South La Cienega Boulevard"),
+        ("1 Trade Centre", "1 Trade Center"),
+        ("88 Northeast Loop Freeway", "88 NE Loop Fwy"),
+    ],
+)
+def test_spellings_of_one_street_address_agree(one: str, other: str) -> None:
+    assert s.address(one) == s.address(other)
+
+
 def test_gtin_upc_ean_become_one_gtin14() -> None:
     assert s.gtin("036000291452") == s.gtin("0036000291452") == "00036000291452"
     assert s.gtin("036000291453") is None
