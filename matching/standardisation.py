@@ -466,7 +466,10 @@ _ADDRESS_PHRASES = (
     (re.compile(r"\bzone d activites?\b"), "za"),
 )
 _STREET_SUFFIX = re.compile(r"(?<=\w)(strasse|str)$")
-_UNIT_WORDS = frozenset({"ste", "apt", "unit", "fl", "no"})
+# Where an address names a suite, an apartment or a floor: the words before its number ("ste
+# 400", "apt 5", "unit 3", "fl 2") and the floor words after it ("3 og", "2 etage", "3rd fl").
+_UNIT_BEFORE = frozenset({"ste", "apt", "unit", "fl", "rm"})
+_FLOOR_AFTER = frozenset({"fl", "og", "eg", "ug", "etage", "stock"})
 
 
 @lru_cache(maxsize=_CACHE)
@@ -493,20 +496,52 @@ def address(value: str | None) -> str | None:
     return " ".join(" ".join(out).split())
 
 
+def street_and_unit(value: str | None) -> tuple[str | None, str | None]:
+    """Split a standardised address into the street address and its unit (suite, floor).
+
+    One source writes the suite or the floor, another leaves it out: the street address alone
+    is what tells one building from another (its digits are the house number's).
+
+    >>> street_and_unit("12 main st ste 400"), street_and_unit("ste 400 12 main st")
+    (('12 main st', '400'), ('12 main st', '400'))
+    >>> street_and_unit("eppendorfer weg 211 3 og"), street_and_unit("hauptstr 5 eg")
+    (('eppendorfer weg 211', '3'), ('hauptstr 5 eg', None))
+    """
+    if not value:
+        return value, None
+    tokens = value.split()
+    kept: list[str] = []
+    unit = None
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if token in _UNIT_BEFORE and (following[:1].isdigit() or len(following) == 1):
+            unit = following
+            i += 2
+            continue
+        # A number before a floor word is the floor's only where a house number came first
+        # ("hauptstr 5 eg" is number 5, on the ground floor).
+        numbers_before = [t for t in kept if t[:1].isdigit()]
+        if token in _FLOOR_AFTER and len(numbers_before) >= 2 and kept[-1][:1].isdigit():
+            unit = kept.pop()
+            i += 1
+            continue
+        kept.append(token)
+        i += 1
+    return " ".join(kept) or value, unit
+
+
 def address_number_and_unit(value: str | None) -> tuple[str | None, str | None]:
-    """Return the house number and the unit (suite, apartment) of a standardised address.
+    """Return the house number and the unit (suite, apartment, floor) of a standardised address.
 
     >>> address_number_and_unit("12 main st ste 400")
     ('12', '400')
     """
-    if not value:
+    street, unit = street_and_unit(value)
+    if not street:
         return None, None
-    tokens = value.split()
-    number = next((t for t in tokens if t[:1].isdigit()), None)
-    unit = None
-    for i, token in enumerate(tokens[:-1]):
-        if token in _UNIT_WORDS:
-            unit = tokens[i + 1]
+    number = next((t for t in street.split() if t[:1].isdigit()), None)
     return number, unit
 
 
@@ -1200,7 +1235,7 @@ def _standardise_one(std: Standardiser, record: Mapping[str, Any], out: dict[str
         out[f"{col}_surname"] = split.surname
     elif kind == "address":
         std_address = address(None if value is None else str(value))
-        out[col] = std_address
+        out[col] = street_and_unit(std_address)[0]
         out[f"{col}_number"], out[f"{col}_unit"] = address_number_and_unit(std_address)
     elif kind == "postal_code":
         out[col] = postal_code(None if value is None else str(value), cc)

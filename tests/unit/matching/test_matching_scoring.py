@@ -154,6 +154,28 @@ def test_an_identifier_no_checksum_vouches_for_is_evidence_but_decides_nothing(c
     assert out["2"].probability > out["4"].probability
 
 
+def test_a_suite_one_source_left_out_is_the_same_address_but_two_suites_are_two_sites(
+    customer_model,
+):
+    spec = customer_model.spec
+    base = {"name": "Wayne Tools", "postal_code": "10115", "country": "DE"}
+    recs = [
+        {**base, "id": "1", "role": "ship_to", "address": "12 Main St, Suite 400"},
+        {**base, "id": "2", "role": "ship_to", "address": "12 Main Street"},
+        {**base, "id": "3", "role": "ship_to", "address": "12 Main St Ste 500"},
+    ]
+    std = [m.standardise_record(r, spec) for r in recs]
+    out = {c.candidate_id: c for c in m.score_one(customer_model, std[0], std[1:])}
+    address = {
+        cid: next(e.level for e in c.explanation.comparisons if e.comparison == "address")
+        for cid, c in out.items()
+    }
+    assert address == {"2": "exact", "3": "exact"}
+    assert not out["2"].cannot_link
+    assert out["3"].cannot_link  # two suites of one building: two sites
+    assert "different_site_unit" in out["3"].explanation.rules_fired
+
+
 def test_score_one_agrees_with_batch(customers, customer_model):
     spec = customer_model.spec
     std, scored = _scored(customers, customer_model)

@@ -214,6 +214,24 @@ def test_spellings_of_one_street_address_agree(one: str, other: str) -> None:
     assert s.address(one) == s.address(other)
 
 
+@pytest.mark.parametrize(
+    ("raw", "street", "number", "unit"),
+    [
+        ("Eppendorfer Weg 211, 3. OG", "eppendorfer weg 211", "211", "3"),
+        ("Eppendorfer Weg 211", "eppendorfer weg 211", "211", None),
+        ("Suite 200, 55 N Main Street", "55 n main st", "55", "200"),
+        ("55 North Main St Ste 200", "55 n main st", "55", "200"),
+        ("12 Main St, Apt B", "12 main st", "12", "b"),
+        ("Hauptstraße 5 EG", "hauptstr 5 eg", "5", None),  # 5 is the house number
+    ],
+)
+def test_the_street_address_is_compared_without_its_suite_or_floor(
+    raw: str, street: str, number: str, unit: str | None
+) -> None:
+    std = standardise_record({"address": raw}, default_customer_spec())
+    assert (std["address"], std["address_number"], std["address_unit"]) == (street, number, unit)
+
+
 def test_gtin_upc_ean_become_one_gtin14() -> None:
     assert s.gtin("036000291452") == s.gtin("0036000291452") == "00036000291452"
     assert s.gtin("036000291453") is None
