@@ -61,6 +61,8 @@ def fold_text(value: str | None) -> str | None:
 
     >>> fold_text("  Müller-Lüdenscheidt & Søn ")
     'muller ludenscheidt and son'
+    >>> fold_text("Arnie Morton's"), fold_text("O\u2019Brien")
+    ('arnie mortons', 'obrien')
     >>> fold_text("...") is None
     True
     """
@@ -72,6 +74,10 @@ def fold_text(value: str | None) -> str | None:
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold()
     text = text.replace("&", " and ")
+    if "'" in text or "\u2019" in text:
+        # An apostrophe joins ("Morton's" / "Mortons", "O'Brien" / "OBrien"): sources that
+        # drop it write the word whole, not in two.
+        text = text.replace("'", "").replace("\u2019", "")
     text = _NON_WORD.sub(" ", text).strip()
     return " ".join(text.split()) or None
 
@@ -167,13 +173,35 @@ _LEGAL_FORMS: dict[str, tuple[str, ...]] = {
     "pte ltd": ("pte ltd", "pte limited"),
     "sdn bhd": ("sdn bhd", "sendirian berhad"),
     "bhd": ("bhd", "berhad"),
-    "sp z o o": ("sp z o o", "spolka z ograniczona odpowiedzialnoscia"),
+    "sp zoo": ("sp z o o", "spolka z ograniczona odpowiedzialnoscia"),
     "sro": ("sro", "s r o"),
     "ooo": ("ooo",),
 }
+
+
+def _join_initials(tokens: list[str]) -> list[str]:
+    """Letters written one by one ("A.B.C.", "G.m.b.H.") joined into one word ("abc", "gmbh")."""
+    out: list[str] = []
+    run: list[str] = []
+    for token in [*tokens, ""]:
+        if len(token) == 1 and token.isalpha():
+            run.append(token)
+            continue
+        if run:
+            out.extend(["".join(run)] if len(run) > 1 else run)
+            run = []
+        if token:
+            out.append(token)
+    return out
+
+
 _LEGAL_VARIANTS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
     sorted(
-        ((tuple(v.split()), canon) for canon, vs in _LEGAL_FORMS.items() for v in vs),
+        dict.fromkeys(
+            (tuple(_join_initials(v.split())), canon)
+            for canon, vs in _LEGAL_FORMS.items()
+            for v in vs
+        ),
         key=lambda item: -len(item[0]),
     )
 )
@@ -183,7 +211,7 @@ for _variant, _canon in _LEGAL_VARIANTS:
     _LEGAL_BY_LAST.setdefault(_variant[-1], []).append((_variant, _canon))
 # Inside a name, before the words that name a site or a department ("Koch KG - Werk
 # Hamburg", "Acme Ltd Accounts Payable"), only forms that are never ordinary words of a name
-# are taken for legal forms: not "co", "sa", "as", "spa", "se", or initials like "a g".
+# are taken for legal forms: not "co", "sa", "as", "spa" or "se".
 _INNER_FORMS = frozenset(
     {
         "inc",
@@ -216,11 +244,11 @@ _INNER_FORMS = frozenset(
         "pvt ltd",
         "pte ltd",
         "sdn bhd",
-        "sp z o o",
+        "sp zoo",
         "sro",
     }
 )
-_INNER_NOT = frozenset({("a", "g"), ("k", "g"), ("m", "b", "h"), ("mbh",), ("company",)})
+_INNER_NOT = frozenset({("mbh",), ("company",)})
 _LEGAL_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _variant, _canon in _LEGAL_VARIANTS:
     if _canon in _INNER_FORMS and _variant not in _INNER_NOT:
@@ -285,7 +313,7 @@ _MAX_REREADS = 8
 
 def _split_company(folded: str) -> CompanyName:
     """`company_name` of a folded name, read once."""
-    tokens = folded.split()
+    tokens = _join_initials(folded.split())
     forms: list[str] = []
     while True:
         changed = True
@@ -305,8 +333,9 @@ def _split_company(folded: str) -> CompanyName:
         if core == tokens:
             kept, inner = _inner_forms(core)
             return CompanyName(" ".join(kept), " ".join(inner + forms) or None)
-        # A legal form the dropped word hid ("X Oy u") is split off too.
-        tokens = core
+        # A legal form the dropped word hid ("X Oy u") is split off too, and letters it stood
+        # between are one word again.
+        tokens = _join_initials(core)
 
 
 def _inner_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -463,7 +492,7 @@ _ADDRESS_WORDS = {
 _ADDRESS_PHRASES = (
     (re.compile(r"\bzone industrielle\b"), "zi"),
     (re.compile(r"\bzone artisanale\b"), "za"),
-    (re.compile(r"\bzone d activites?\b"), "za"),
+    (re.compile(r"\bzone d ?activites?\b"), "za"),
 )
 _STREET_SUFFIX = re.compile(r"(?<=\w)(strasse|str)$")
 # Where an address names a suite, an apartment or a floor: the words before its number ("ste
