@@ -540,6 +540,7 @@ def street_and_unit(value: str | None) -> tuple[str | None, str | None]:
         return value, None
     tokens = value.split()
     kept: list[str] = []
+    numbers = 0  # tokens kept that start with a digit
     unit = None
     i = 0
     while i < len(tokens):
@@ -551,12 +552,13 @@ def street_and_unit(value: str | None) -> tuple[str | None, str | None]:
             continue
         # A number before a floor word is the floor's only where a house number came first
         # ("hauptstr 5 eg" is number 5, on the ground floor).
-        numbers_before = [t for t in kept if t[:1].isdigit()]
-        if token in _FLOOR_AFTER and len(numbers_before) >= 2 and kept[-1][:1].isdigit():
+        if token in _FLOOR_AFTER and numbers >= 2 and kept[-1][:1].isdigit():
             unit = kept.pop()
+            numbers -= 1
             i += 1
             continue
         kept.append(token)
+        numbers += token[:1].isdigit()
         i += 1
     return " ".join(kept) or value, unit
 
