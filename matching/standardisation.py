@@ -248,7 +248,8 @@ _INNER_FORMS = frozenset(
         "sro",
     }
 )
-_INNER_NOT = frozenset({("mbh",), ("company",)})
+# "mbH" alone inside a name is the end of a longer one ("Gesellschaft für Bau mbH").
+_INNER_NOT = frozenset({("mbh",)})
 _LEGAL_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _variant, _canon in _LEGAL_VARIANTS:
     if _canon in _INNER_FORMS and _variant not in _INNER_NOT:
@@ -563,17 +564,13 @@ def street_and_unit(value: str | None) -> tuple[str | None, str | None]:
     return " ".join(kept) or value, unit
 
 
-def address_number_and_unit(value: str | None) -> tuple[str | None, str | None]:
-    """Return the house number and the unit (suite, apartment, floor) of a standardised address.
+def house_number(street: str | None) -> str | None:
+    """The house number of a street address (as `street_and_unit` leaves it): its first number.
 
-    >>> address_number_and_unit("12 main st ste 400")
-    ('12', '400')
+    >>> house_number("12 main st"), house_number("main st")
+    ('12', None)
     """
-    street, unit = street_and_unit(value)
-    if not street:
-        return None, None
-    number = next((t for t in street.split() if t[:1].isdigit()), None)
-    return number, unit
+    return next((t for t in street.split() if t[:1].isdigit()), None) if street else None
 
 
 # --------------------------------------------------------------------------- countries
@@ -740,6 +737,11 @@ def _region_dialling(region: str) -> tuple[str, str, bool] | None:
     )
 
 
+def _phone_compact(raw: str) -> str:
+    """A written number without its extension, a "(0)" and the spaces and signs between."""
+    return _PHONE_JUNK.sub("", _EXTENSION.sub("", raw.strip()).replace("(0)", ""))
+
+
 @lru_cache(maxsize=_CACHE)
 def _phone_fast(raw: str, region: str | None) -> str | None:
     """E.164 by string rules for plainly written numbers; ``None`` means "ask phonenumbers".
@@ -747,9 +749,7 @@ def _phone_fast(raw: str, region: str | None) -> str | None:
     Unusual lengths are left to phonenumbers too. Parsing every distinct number with
     phonenumbers costs ~50 us; at a million records that dominates standardisation.
     """
-    text = _EXTENSION.sub("", raw.strip())
-    text = text.replace("(0)", "")
-    compact = _PHONE_JUNK.sub("", text)
+    compact = _phone_compact(raw)
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if compact.startswith("+"):
@@ -818,7 +818,7 @@ def phone_key(value: str | None, country_code: str | None = None) -> str | None:
     found = phone(value, country_code)
     if found is not None or value is None or _is_missing(value) or country_code:
         return found
-    digits = _PHONE_JUNK.sub("", _EXTENSION.sub("", str(value).strip()).replace("(0)", ""))
+    digits = _phone_compact(str(value))
     return digits if digits.isdigit() and 8 <= len(digits) <= 15 else None
 
 
@@ -1220,10 +1220,9 @@ def _tax_ids(value: object, default_country: object) -> tuple[tuple[str, ...], t
             if found not in valid:
                 valid.append(found)
             continue
-        unchecked = identifier(text) if text is not None and not _is_missing(text) else None
+        unchecked = identifier(text)
         if unchecked and not _placeholder(unchecked):
-            scheme_code = fold_text(None if scheme is None else str(scheme)) or "id"
-            keyed = f"{scheme_code.replace(' ', '_')}={unchecked}"
+            keyed = f"{code(scheme) or 'id'}={unchecked}"
             if keyed not in other:
                 other.append(keyed)
     return tuple(valid), tuple(other)
@@ -1265,9 +1264,9 @@ def _standardise_one(std: Standardiser, record: Mapping[str, Any], out: dict[str
         out[f"{col}_given"] = split.given
         out[f"{col}_surname"] = split.surname
     elif kind == "address":
-        std_address = address(None if value is None else str(value))
-        out[col] = street_and_unit(std_address)[0]
-        out[f"{col}_number"], out[f"{col}_unit"] = address_number_and_unit(std_address)
+        street, unit = street_and_unit(address(None if value is None else str(value)))
+        out[col] = street
+        out[f"{col}_number"], out[f"{col}_unit"] = house_number(street), unit
     elif kind == "postal_code":
         out[col] = postal_code(None if value is None else str(value), cc)
     elif kind in {"text", "city"}:
