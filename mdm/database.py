@@ -393,6 +393,8 @@ def _json_insert(
 
 # Rows a transaction inserts when it commits (or before the session reads their table).
 _DEFERRED = "mdm.deferred_rows"
+# Set by `hold_deferred`: rows wait for the commit on SQLite too.
+_HOLD = "mdm.hold_deferred_rows"
 
 
 def defer_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -405,7 +407,7 @@ def defer_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
     """
     if not rows:
         return
-    if not is_postgres(session):
+    if not is_postgres(session) and not session.info.get(_HOLD):
         insert_rows(session, (table, rows))
         return
     queued = session.info.setdefault(_DEFERRED, {})
@@ -413,6 +415,22 @@ def defer_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
     if sum(len(each) for each in queued.values()) > FEW_ROWS:
         # A bulk run's many go now, as they come (COPY): none held until its commit.
         write_deferred(session)
+
+
+def hold_deferred(session: Session) -> None:
+    """Queue `defer_rows`' rows until the commit on SQLite too, for this transaction.
+
+    The caller may then still change them (`deferred_rows`) before they are written.
+    """
+    session.info[_HOLD] = True
+
+
+def deferred_rows(session: Session, table: Table) -> list[dict[str, Any]]:
+    """The rows `defer_rows` queued for ``table`` and not written yet: the queue itself."""
+    for queued, rows in session.info.get(_DEFERRED, {}).items():
+        if queued.name == table.name:
+            return rows  # type: ignore[no-any-return]
+    return []
 
 
 def has_deferred(session: Session) -> bool:
@@ -447,6 +465,7 @@ def _drop_deferred_on_end(session: Session, transaction: Any) -> None:
     # After a commit nothing is queued; after a rollback the rows die with the change.
     if transaction.parent is None:
         session.info.pop(_DEFERRED, None)
+        session.info.pop(_HOLD, None)
 
 
 def _copy(session: Session, table: Table, columns: Sequence[str], text_block: str) -> None:

@@ -10,6 +10,7 @@ group needs, so that the table below is the whole access policy of the API.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Litestar, Router
@@ -32,14 +33,17 @@ from mdm.api.auth import (
     requires,
     security_scheme,
 )
+from mdm.api.coalesce import Coalescer
 from mdm.api.dependencies import provide_caller
 from mdm.api.health import HealthController, migration_heads
 from mdm.api.metrics import ApiMetrics, MetricsController, metrics_middleware
 from mdm.api.problems import problem_response
 from mdm.api.rate_limit import UNLIMITED, RateLimiter, rate_limit_middleware
 from mdm.api.tracing import trace_id_middleware
+from mdm.api.v1 import service as v1_service
 from mdm.api.v1.hierarchy_views import HIERARCHY_CONTROLLERS
 from mdm.api.v1.match_views import MATCH_CONTROLLERS
+from mdm.api.v1.schemas import RecordRead
 from mdm.api.v1.views import (
     FeedController,
     GoldenController,
@@ -49,6 +53,7 @@ from mdm.api.v1.views import (
     TokenController,
     XrefController,
 )
+from mdm.canonical.models import EntityType
 from mdm.clients.scopes import FEED_READ, GOLDEN_READ, STEWARD, source_write
 from mdm.database import UnitOfWork, create_engine
 from mdm.errors import ConfigurationError
@@ -128,6 +133,14 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
     unit_of_work = uow
     heads = migration_heads(settings.database_url)
     metrics = ApiMetrics(unit_of_work)
+
+    def put_together(
+        entity: Any, puts: Sequence[v1_service.RecordPut]
+    ) -> list[RecordRead | Exception]:
+        return v1_service.put_records(unit_of_work, EntityType(entity), puts, metrics=metrics)
+
+    # Records sent one at a time (PUT) at the same moment are stored in one transaction.
+    writes: Coalescer[v1_service.RecordPut, RecordRead] = Coalescer(put_together)
     middleware: list[Middleware] = [
         trace_id_middleware,
         DefineMiddleware(metrics_middleware, metrics=metrics),
@@ -170,6 +183,7 @@ def create_app(settings: Settings, *, uow: UnitOfWork | None = None) -> Litestar
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "migration_heads": Provide(lambda: heads, use_cache=True, sync_to_thread=False),
             "metrics": Provide(lambda: metrics, use_cache=True, sync_to_thread=False),
+            "writes": Provide(lambda: writes, use_cache=True, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
         },
         exception_handlers={Exception: problem_response},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.audit.models import AuditEntry
-from mdm.database import defer_rows, table_of, utcnow
+from mdm.database import defer_rows, deferred_rows, table_of, utcnow
 from mdm.outbox.service import ChangeContext
 
 
@@ -53,6 +53,19 @@ def record(session: Session, entries: Sequence[Audit], ctx: ChangeContext) -> No
             for e in entries
         ],
     )
+
+
+def reattribute(session: Session, pick: Callable[[int | None], ChangeContext | None]) -> None:
+    """Give the entries queued in this transaction the actor and trace of ``pick(golden_id)``.
+
+    Only entries still queued (`mdm.database.hold_deferred` keeps them so on SQLite too);
+    None keeps an entry's context.
+    """
+    rows = deferred_rows(session, table_of(AuditEntry))
+    for i, row in enumerate(rows):
+        ctx = pick(row["golden_id"])
+        if ctx is not None:
+            rows[i] = {**row, "actor": ctx.actor[:200], "correlation_id": ctx.correlation_id}
 
 
 def history(session: Session, golden_id: int, limit: int = 100) -> list[AuditEntry]:

@@ -11,7 +11,7 @@ events first, as a query flushes pending rows (`_write_before_reading`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,17 @@ def emit(session: Session, events: Sequence[Event], ctx: ChangeContext) -> None:
     if unknown:
         raise ValueError(f"unknown event types: {sorted(unknown)}")
     session.info.setdefault(_PENDING, []).extend((e, ctx) for e in events)
+
+
+def reattribute(session: Session, pick: Callable[[Event], ChangeContext | None]) -> None:
+    """Give the events queued in this transaction the context ``pick`` names (None: keep it).
+
+    For a transaction that carries several callers' changes (`mdm.api.coalesce`): each event
+    is stamped with the caller whose change it is, once the transaction knows which that is.
+    """
+    pending: list[tuple[Event, ChangeContext]] | None = session.info.get(_PENDING)
+    if pending:
+        pending[:] = [(event, pick(event) or ctx) for event, ctx in pending]
 
 
 # Takes the head's row lock until the commit: sequence numbers follow commit order.

@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -32,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mdm.api.coalesce import Coalescer
 from mdm.api.metrics import ApiMetrics
 from mdm.api.v1.schemas import (
     BatchItemRead,
@@ -52,11 +54,12 @@ from mdm.api.v1.schemas import (
     XrefEntryRead,
     XrefRead,
 )
+from mdm.audit import service as audit
 from mdm.canonical.models import MAX_SOURCE_ID, EntityType
 from mdm.canonical.storable import unstorable_fields
 from mdm.clients.scopes import split_scopes
 from mdm.clients.service import authenticate_client, grant_scopes, mint_token, shared_with
-from mdm.database import Prebuilt, UnitOfWork, id_in, run
+from mdm.database import Prebuilt, UnitOfWork, hold_deferred, id_in, run
 from mdm.errors import (
     BatchTooLargeError,
     ConflictError,
@@ -80,7 +83,15 @@ from mdm.ingest.service import (
 )
 from mdm.linkage.service import MatchSummary, match_pending
 from mdm.mapping.service import validate_canonical
-from mdm.outbox.service import EVENT_TYPES, ChangeContext, event_as_dict, newest_seq, read_feed
+from mdm.outbox import service as outbox
+from mdm.outbox.service import (
+    EVENT_TYPES,
+    ChangeContext,
+    Event,
+    event_as_dict,
+    newest_seq,
+    read_feed,
+)
 from mdm.settings import Settings
 from mdm.sources.models import SourceRecord, SourceSystem
 from mdm.sources.service import get_source_system
@@ -171,19 +182,29 @@ def _record_answer(
     )
 
 
-def put_record(
+@dataclass(frozen=True, slots=True)
+class RecordPut:
+    """A valid ``PUT`` of one record (`check_put`), to be stored and matched (`put_records`)."""
+
+    ctx: ChangeContext
+    source: str
+    source_id: str
+    canonical: Any
+    raw: dict[str, Any]
+
+
+def check_put(
     uow: UnitOfWork,
     ctx: ChangeContext,
     source: str,
     entity: EntityType,
     source_id: str,
     body: Mapping[str, Any],
-    *,
-    metrics: ApiMetrics,
-) -> RecordRead:
-    """Store one canonical record (idempotently) and match it, in one transaction.
+) -> RecordPut:
+    """The ``PUT`` of a record, validated; `InvalidInputError` names every failing field.
 
-    The body may omit ``source_id``; when present it must equal the one in the URL.
+    The body may omit ``source_id``; when present it must equal the one in the URL. An
+    unknown source answers 404 before the body's errors.
     """
     _check_record(entity, source_id, body)
     given = body.get("source_id")
@@ -196,32 +217,159 @@ def put_record(
     # record hashes the same, so a repeated PUT is idempotent.
     raw = {**body, "source_id": source_id}
     mapped = validate_canonical(entity, raw)
-    with _ingesting(uow) as session:
-        if not mapped.ok:
+    if not mapped.ok:
+        with uow.session() as session:
             get_source_system(session, source)  # an unknown source is the first error
-            raise InvalidInputError(
-                f"the {entity.value} record is invalid", [e.as_dict() for e in mapped.errors]
-            )
-        stored = ingest_one(
-            session,
-            source,
-            entity,
-            Candidate(source_id, mapped.canonical, raw),
-            origin=_origin(ctx),
-            actor=ctx.actor,
-            matched=True,
+        raise InvalidInputError(
+            f"the {entity.value} record is invalid", [e.as_dict() for e in mapped.errors]
         )
-        outcome = stored.outcome
-        matched = _match_stored(session, entity, ctx, stored)
-        read = _answer_from_match(source, entity, stored, matched) or _record_read(
-            session, source, entity, outcome
-        )
-    _observe(metrics, source, entity, [outcome], matched)
-    return read
+    return RecordPut(ctx, source, source_id, mapped.canonical, raw)
+
+
+def put_record(
+    uow: UnitOfWork,
+    ctx: ChangeContext,
+    source: str,
+    entity: EntityType,
+    source_id: str,
+    body: Mapping[str, Any],
+    *,
+    metrics: ApiMetrics,
+    writes: Coalescer[RecordPut, RecordRead] | None = None,
+) -> RecordRead:
+    """Store one canonical record (idempotently) and match it, in one transaction.
+
+    With ``writes``, in the transaction of the other records sent to this process at the same
+    time (`put_records`); its answer is the same.
+    """
+    put = check_put(uow, ctx, source, entity, source_id, body)
+    if writes is not None:
+        return writes.submit(entity, (source, source_id), put)
+    (answer,) = put_records(uow, entity, [put], metrics=metrics)
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+def put_records(
+    uow: UnitOfWork, entity: EntityType, puts: Sequence[RecordPut], *, metrics: ApiMetrics
+) -> list[RecordRead | Exception]:
+    """Store and match the ``PUT`` of several records (of different sources) in one transaction.
+
+    Each gets the answer, or the error, it would have had alone: the records are stored one
+    after the other, as if sent one after the other, then matched together (among each other
+    too). When the transaction fails, each record is sent again in a transaction of its own,
+    so one record's error (an unknown source, a conflict) is only its own. Audit entries and
+    events are stamped with the request whose record the changed golden record holds, or
+    held before (`_attribute`); one that holds several requests' records, with the first's.
+    """
+    try:
+        with _ingesting(uow) as session:
+            hold_deferred(session)
+            stored = [
+                ingest_one(
+                    session,
+                    put.source,
+                    entity,
+                    Candidate(put.source_id, put.canonical, put.raw),
+                    origin=_origin(put.ctx),
+                    actor=put.ctx.actor,
+                    matched=True,
+                )
+                for put in puts
+            ]
+            together = len(puts) > 1
+            # Where the records were: as `ingest_one` read them (PostgreSQL), or read now.
+            known = {o.waiting.id: o.waiting.golden_id for o in stored if o.waiting is not None}
+            before = _placements(session, stored, known) if together else {}
+            claimed, looked_for = _match_stored(session, entity, puts[0].ctx, stored)
+            answers = [
+                _answer_from_match(put.source, entity, one, claimed)
+                or _record_read(session, put.source, entity, one.outcome)
+                for put, one in zip(puts, stored, strict=True)
+            ]
+            if together:
+                after = _placements(session, stored, (claimed and claimed.placed) or {})
+                _attribute(session, puts, stored, before, after)
+    except Exception as exc:
+        if len(puts) == 1:
+            return [exc]
+        return [
+            answer for put in puts for answer in put_records(uow, entity, [put], metrics=metrics)
+        ]
+    for put, one in zip(puts, stored, strict=True):
+        metrics.observe_ingest(put.source, entity.value, [one.outcome.status])
+    _observe_matches(metrics, (claimed, looked_for))
+    return list(answers)
+
+
+def _observe_matches(metrics: ApiMetrics, summaries: Sequence[MatchSummary | None]) -> None:
+    # Counted once the transaction has committed: a rolled-back request changed nothing.
+    for summary in summaries:
+        if summary is not None:
+            metrics.observe_match(summary)
+
+
+_PLACEMENTS = Prebuilt(
+    lambda ids_in: select(GoldenMember.source_record_id, GoldenMember.golden_id).where(
+        ids_in(GoldenMember.source_record_id, "ids")
+    )
+)
+
+
+def _placements(
+    session: Session, stored: Sequence[StoredOne], known: Mapping[int, int | None]
+) -> dict[int, int]:
+    """The golden record each stored record belongs to: as ``known`` says, else as read."""
+    placed = {record: golden for record, golden in known.items() if golden is not None}
+    unknown = [
+        record
+        for one in stored
+        if (record := one.outcome.record_id) is not None and record not in known
+    ]
+    if unknown:
+        placed.update((int(r), int(g)) for r, g in run(session, _PLACEMENTS, {"ids": unknown}))
+    return placed
+
+
+def _attribute(
+    session: Session,
+    puts: Sequence[RecordPut],
+    stored: Sequence[StoredOne],
+    before: Mapping[int, int],
+    after: Mapping[int, int],
+) -> None:
+    """Stamp each queued audit entry and event with the request whose change it records.
+
+    An event that names a source record (a link, a review task) belongs to the request that
+    sent it; a golden record's other entries and events to the first request whose record it
+    holds now or held before this transaction. Anything else keeps the first request's
+    context, which the whole transaction ran under.
+    """
+    by_golden: dict[int, ChangeContext] = {}
+    by_record: dict[int, ChangeContext] = {}
+    for put, one in zip(puts, stored, strict=True):
+        record_id = one.outcome.record_id
+        if record_id is None:
+            continue
+        by_record.setdefault(record_id, put.ctx)
+        for placed in (after, before):
+            if record_id in placed:
+                by_golden.setdefault(placed[record_id], put.ctx)
+
+    def of_event(event: Event) -> ChangeContext | None:
+        for name in ("source_record_id", "left_record_id", "right_record_id"):
+            record_id = event.payload.get(name)
+            if record_id in by_record:
+                return by_record[record_id]
+        return by_golden.get(event.golden_id or 0)
+
+    outbox.reattribute(session, of_event)
+    audit.reattribute(session, lambda golden_id: by_golden.get(golden_id or 0))
 
 
 def _answer_from_match(
-    source: str, entity: EntityType, stored: StoredOne, matched: MatchSummary
+    source: str, entity: EntityType, stored: StoredOne, matched: MatchSummary | None
 ) -> RecordRead | None:
     """The answer as the match left it, for a record in no open review task before (else None).
 
@@ -229,7 +377,7 @@ def _answer_from_match(
     tasks are those the match opened, and its golden record the one the match placed it in.
     """
     outcome, waiting = stored.outcome, stored.waiting
-    if waiting is None or matched.placed is None:
+    if waiting is None or matched is None or matched.placed is None:
         return None
     if waiting.matched_version and waiting.in_review is not False:
         return None
@@ -241,17 +389,27 @@ def _answer_from_match(
 
 
 def _match_stored(
-    session: Session, entity: EntityType, ctx: ChangeContext, stored: StoredOne
-) -> MatchSummary:
-    """Match the record `ingest_one` stored: as it came back, or looked for if it did not."""
-    newest = stored.newest_model
-    if stored.waiting is not None:
-        return match_pending(
-            session, entity.value, ctx, claimed=[stored.waiting], newest_model=newest
-        )
-    return match_pending(
-        session, entity.value, ctx, record_ids=_ids([stored.outcome]), newest_model=newest
+    session: Session, entity: EntityType, ctx: ChangeContext, stored: Sequence[StoredOne]
+) -> tuple[MatchSummary | None, MatchSummary | None]:
+    """Match the records `ingest_one` stored; what each of the two runs did (None: not run).
+
+    The first run matches the records that came back as they are (`StoredOne.waiting`), the
+    second looks for the others.
+    """
+    waiting = [one.waiting for one in stored if one.waiting is not None]
+    others = _ids([one.outcome for one in stored if one.waiting is None])
+    newest = next((one.newest_model for one in stored if one.newest_model is not None), None)
+    claimed = (
+        match_pending(session, entity.value, ctx, claimed=waiting, newest_model=newest)
+        if waiting
+        else None
     )
+    looked_for = (
+        match_pending(session, entity.value, ctx, record_ids=others, newest_model=newest)
+        if others
+        else None
+    )
+    return claimed, looked_for
 
 
 def _observe(
@@ -293,9 +451,10 @@ def delete_record(
         outcome = stored.outcome
         if outcome.record_id is None:
             raise NotFoundError(f"{source} has sent no {entity.value} '{source_id}'")
-        matched = _match_stored(session, entity, ctx, stored)
+        summaries = _match_stored(session, entity, ctx, [stored])
         read = _record_read(session, source, entity, outcome)
-    _observe(metrics, source, entity, [outcome], matched)
+    metrics.observe_ingest(source, entity.value, [outcome.status])
+    _observe_matches(metrics, summaries)
     return read
 
 

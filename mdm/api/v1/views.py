@@ -28,6 +28,7 @@ from litestar.params import (
 from litestar.types import ExceptionHandlersMap
 
 from mdm.api.auth import TOKEN_PATH, Caller, client_credentials
+from mdm.api.coalesce import Coalescer
 from mdm.api.dependencies import (
     etag,
     provide_change_context,
@@ -83,6 +84,7 @@ UoW = NamedDependency[UnitOfWork]
 Ctx = NamedDependency[ChangeContext]
 Client = NamedDependency[Caller]
 Metrics = NamedDependency[ApiMetrics]
+Writes = NamedDependency[Coalescer[service.RecordPut, RecordRead]]
 Version = NamedDependency[int]
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size")]
 GoldenId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="a golden record's ID")]
@@ -217,6 +219,7 @@ class RecordController(Controller):
         uow: UoW,
         ctx: Ctx,
         metrics: Metrics,
+        writes: Writes,
         source: SourceCode,
         entity: FromPath[EntityType],
         source_id: SourceId,
@@ -227,7 +230,7 @@ class RecordController(Controller):
         Answers 201 for a new record, 200 for a changed or unchanged one.
         """
         read = service.put_record(
-            uow, ctx, source, entity, _source_id(source_id), data, metrics=metrics
+            uow, ctx, source, entity, _source_id(source_id), data, metrics=metrics, writes=writes
         )
         return Response(read, status_code=201 if read.status == "new" else 200)
 
