@@ -710,10 +710,10 @@ class StoredOne:
     newest_model: ModelIdentity | None = None
 
 
-# PostgreSQL: the source system and the record's current head, in one read.
-_START_ONE = Prebuilt(
+# PostgreSQL: the source systems and the records' current heads, in one read.
+_START = Prebuilt(
     lambda _: text(
-        "SELECT s.id AS source_system_id, s.trust_rank, r.id AS record_id, "
+        "SELECT x.i, s.id AS source_system_id, s.trust_rank, r.id AS record_id, "
         "r.version, r.content_hash, "
         "EXISTS (SELECT 1 FROM match_features f WHERE f.source_record_id = r.id) "
         "AS has_features, r.matched_version, g.golden_id, g.link_reason, "
@@ -723,56 +723,68 @@ _START_ONE = Prebuilt(
         "AND t.status = 'open') OR EXISTS (SELECT 1 FROM match_candidate t "
         "WHERE t.right_record_id = r.id AND t.status = 'open')) AS in_review, "
         "m.id AS model_id, m.version AS model_version, m.created_at AS model_created_at "
-        "FROM source_system s "
+        "FROM unnest(CAST(:codes AS text[]), CAST(:source_ids AS text[])) "
+        "WITH ORDINALITY AS x(code, source_id, i) "
+        "JOIN source_system s ON s.code = x.code "
         "LEFT JOIN source_record r ON r.source_system_id = s.id "
-        "AND r.entity_type = :entity AND r.source_id = :source_id "
+        "AND r.entity_type = :entity AND r.source_id = x.source_id "
         "LEFT JOIN golden_member g ON g.source_record_id = r.id "
-        # What matching the record next asks first (`mdm.linkage.service.active_model`).
+        # What matching the records next asks first (`mdm.linkage.service.active_model`).
         "LEFT JOIN LATERAL (SELECT id, version, created_at FROM match_model "
         "WHERE entity_type = :entity AND active ORDER BY version DESC LIMIT 1) m ON true "
-        "WHERE s.code = :code"
+        "ORDER BY x.i"
     )
 )
-# The batch of the one record, written once with its tallies (`record_counts`' columns):
-# nobody sees it before the transaction commits, so it never needs to say it is running.
-_BATCH_ONE = (
-    "INSERT INTO ingest_batch (source_system_id, entity_type, origin, submitted_by, status, "
-    "started_at, finished_at, read_count, new_count, changed_count, unchanged_count, "
-    "deleted_count, rejected_count) VALUES (:system, :entity, :origin, :actor, 'completed', "
-    ":now, :now, 1, :new, :changed, :unchanged, :deleted, 0) RETURNING id"
-)
-_UNCHANGED_ONE = Prebuilt(lambda _: text(_BATCH_ONE))
-# A new record: the batch, the record's head and its first version, in one round trip.
-_INSERT_ONE = Prebuilt(
+# Each record's batch (written once with its tallies, `record_counts`' columns: nobody sees it
+# before the transaction commits, so it never needs to say it is running), a new record's head
+# or a changed one's new state, and its new version, in one statement. The IDs of the batches
+# and of new heads are drawn first, so that every row knows the others' (a head names its
+# batch, a version its head).
+_WRITE = Prebuilt(
     lambda _: text(
-        f"WITH b AS ({_BATCH_ONE}), "
-        "h AS (INSERT INTO source_record (source_system_id, entity_type, source_id, "
+        "WITH x AS MATERIALIZED (SELECT x.*, nextval('ingest_batch_id_seq') AS batch_id, "
+        "CASE WHEN x.status = 'new' THEN nextval('source_record_id_seq') ELSE x.record_id END "
+        "AS rid FROM json_to_recordset(CAST(:rows AS json)) AS x(i integer, system integer, "
+        "origin text, actor text, status text, record_id bigint, source_id text, "
+        "version integer, hash text, canonical json, raw json)), "
+        "b AS (INSERT INTO ingest_batch (id, source_system_id, entity_type, origin, "
+        "submitted_by, status, started_at, finished_at, read_count, new_count, changed_count, "
+        "unchanged_count, deleted_count, rejected_count) "
+        "SELECT batch_id, system, :entity, origin, actor, 'completed', :now, :now, 1, "
+        "CAST(status = 'new' AS integer), CAST(status = 'changed' AS integer), "
+        "CAST(status = 'unchanged' AS integer), CAST(status = 'deleted' AS integer), 0 FROM x), "
+        "h AS (INSERT INTO source_record (id, source_system_id, entity_type, source_id, "
         "version, content_hash, canonical, received_at, last_batch_id, matched_version) "
-        "SELECT :system, :entity, :source_id, 1, :hash, CAST(:canonical AS jsonb), :now, "
-        "b.id, :matched FROM b RETURNING id), "
+        "SELECT rid, system, :entity, source_id, 1, hash, CAST(canonical AS jsonb), :now, "
+        "batch_id, CASE WHEN :matched THEN 1 ELSE 0 END FROM x WHERE status = 'new'), "
+        "u AS (UPDATE source_record r SET version = x.version, content_hash = x.hash, "
+        "canonical = CASE WHEN x.status = 'deleted' THEN r.canonical "
+        "ELSE CAST(x.canonical AS jsonb) END, received_at = :now, last_batch_id = x.batch_id, "
+        "deleted_at = CASE WHEN x.status = 'deleted' THEN CAST(:now AS timestamptz) END, "
+        "matched_version = CASE WHEN :matched THEN x.version ELSE r.matched_version END "
+        "FROM x WHERE x.status IN ('changed', 'deleted') AND r.id = x.rid), "
         "v AS (INSERT INTO source_record_version (source_record_id, version, content_hash, "
         "raw, canonical, deleted, received_at, batch_id) "
-        "SELECT h.id, 1, :hash, CAST(:raw AS json), CAST(:canonical AS json), false, :now, "
-        "b.id FROM h, b) "
-        "SELECT h.id, b.id AS batch_id FROM h, b"
+        "SELECT rid, version, hash, raw, canonical, status = 'deleted', :now, batch_id "
+        "FROM x WHERE status <> 'unchanged') "
+        "SELECT i, rid, batch_id FROM x ORDER BY i"
     )
 )
-# A changed (or deleted) record: the batch, the record's head and its new version.
-_UPDATE_ONE = Prebuilt(
-    lambda _: text(
-        f"WITH b AS ({_BATCH_ONE}), "
-        "h AS (UPDATE source_record SET version = :version, content_hash = :hash, "
-        "canonical = CASE WHEN :tombstone THEN canonical ELSE CAST(:canonical AS jsonb) END, "
-        "received_at = :now, last_batch_id = (SELECT id FROM b), deleted_at = :deleted_at, "
-        "matched_version = CASE WHEN :matched THEN :version ELSE matched_version END "
-        "WHERE id = :id RETURNING id), "
-        "v AS (INSERT INTO source_record_version (source_record_id, version, content_hash, "
-        "raw, canonical, deleted, received_at, batch_id) "
-        "SELECT h.id, :version, :hash, CAST(:raw AS json), CAST(:canonical AS json), "
-        ":tombstone, :now, b.id FROM h, b) "
-        "SELECT h.id, b.id AS batch_id FROM h, b"
-    )
-)
+
+
+@dataclass(frozen=True, slots=True)
+class SentOne:
+    """A record sent on its own (an API request's), for `ingest_many`."""
+
+    source: str
+    candidate: Candidate
+    origin: str
+    actor: str
+
+
+def _fragment(value: JsonText | None) -> orjson.Fragment | None:
+    """JSON text, to go into a JSON document as itself (not as a string holding it)."""
+    return None if value is None else orjson.Fragment(str(value))
 
 
 def ingest_one(
@@ -787,97 +799,126 @@ def ingest_one(
 ) -> StoredOne:
     """Ingest one record (an API request's) as a batch of one, in the caller's transaction.
 
-    The same rows as `ingest_batch` of that one record. On PostgreSQL in two round trips
-    instead of eight (looking up the source, opening the batch, reading the head, writing
-    head, version and tallies): a single record's upsert pays for every statement. With
-    ``matched`` the caller matches the record in this transaction (the record is marked
-    matched as it is written, and comes back as `StoredOne.waiting`).
+    As `ingest_many` of that one record.
 
     Raises:
         NotFoundError: no source system has that code.
     """
+    (stored,) = ingest_many(
+        session, entity_type, [SentOne(source, candidate, origin, actor)], matched=matched
+    )
+    return stored
+
+
+def ingest_many(
+    session: Session,
+    entity_type: EntityType | str,
+    sent: Sequence[SentOne],
+    *,
+    matched: bool = False,
+) -> list[StoredOne]:
+    """Ingest records sent one by one (API requests'), each as a batch of one.
+
+    In the caller's transaction, in order; the same rows as `ingest_batch` of each record on
+    its own. On PostgreSQL in two round trips, whatever the number of records, instead of eight
+    per record (looking up the source, opening the batch, reading the head, writing head,
+    version and tallies): a request's upsert pays for every statement. The records must be
+    different ones (no source and source ID twice). With ``matched`` the caller matches the
+    records in this transaction (each is marked matched as it is written, and comes back as
+    `StoredOne.waiting`).
+
+    Raises:
+        NotFoundError: no source system has the code of one of them.
+    """
     entity = EntityType(entity_type).value
     if not is_postgres(session):
-        system = get_source_system(session, source)
-        batch_id, (outcome,) = ingest_batch(
-            session, system, entity, [candidate], origin=origin, actor=actor
-        )
-        return StoredOne(batch_id, outcome, None)
+        stored = []
+        for one in sent:
+            system = get_source_system(session, one.source)
+            batch_id, (outcome,) = ingest_batch(
+                session, system, entity, [one.candidate], origin=one.origin, actor=one.actor
+            )
+            stored.append(StoredOne(batch_id, outcome, None))
+        return stored
     now = utcnow()
-    head = run(
+    heads = run(
         session,
-        _START_ONE,
-        {"code": source, "entity": entity, "source_id": candidate.source_id},
+        _START,
+        {
+            "codes": [one.source for one in sent],
+            "source_ids": [one.candidate.source_id for one in sent],
+            "entity": entity,
+        },
     ).all()
-    if not head:
-        get_source_system(session, source)  # names the known ones
-        raise AssertionError("unreachable: the source system exists")  # pragma: no cover
-    found = head[0]
-    record_id = found.record_id
+    if len(heads) < len(sent):
+        known = {head.i for head in heads}
+        for i, one in enumerate(sent, start=1):
+            if i not in known:
+                get_source_system(session, one.source)  # names the known ones
+        raise AssertionError("unreachable: the source systems exist")  # pragma: no cover
+    outcomes = [
+        _outcome(
+            one.candidate,
+            None if head.record_id is None else (head.record_id, head.version, head.content_hash),
+        )
+        for one, head in zip(sent, heads, strict=True)
+    ]
+    rows = [
+        {
+            "i": i,
+            "system": head.source_system_id,
+            "origin": one.origin[:500],
+            "actor": one.actor[:200],
+            "status": outcome.status,
+            "record_id": head.record_id,
+            "source_id": one.candidate.source_id,
+            "version": outcome.version,
+            "hash": one.candidate.content_hash,
+            "canonical": _fragment(one.candidate.canonical_json),
+            "raw": _fragment(one.candidate.raw_json),
+        }
+        for i, (one, head, outcome) in enumerate(zip(sent, heads, outcomes, strict=True), start=1)
+    ]
+    written = run(
+        session,
+        _WRITE,
+        {"rows": orjson.dumps(rows).decode(), "entity": entity, "now": now, "matched": matched},
+    ).all()
+    first = heads[0]
     model = (
         None
-        if found.model_id is None
-        else ModelIdentity(found.model_id, found.model_version, found.model_created_at)
+        if first.model_id is None
+        else ModelIdentity(first.model_id, first.model_version, first.model_created_at)
     )
-    outcome = _outcome(
-        candidate, None if record_id is None else (record_id, found.version, found.content_hash)
-    )
-    batch = {
-        "system": found.source_system_id,
-        "entity": entity,
-        "origin": origin[:500],
-        "actor": actor[:200],
-        "now": now,
-    } | {s: int(outcome.status == s) for s in ("new", "changed", "unchanged", "deleted")}
-    if outcome.status == "unchanged":
-        batch_id = run(session, _UNCHANGED_ONE, batch).scalar_one()
-        return StoredOne(batch_id, outcome, None, model)
-    values = batch | {
-        "source_id": candidate.source_id,
-        "hash": candidate.content_hash,
-        "canonical": candidate.canonical_json,
-        "raw": candidate.raw_json,
-    }
-    if outcome.status == "new":
-        (written,) = run(session, _INSERT_ONE, values | {"matched": 1 if matched else 0}).all()
-        outcome.record_id = record_id = written.id
-    else:
-        (written,) = run(
-            session,
-            _UPDATE_ONE,
-            values
-            | {
-                "id": record_id,
-                "version": outcome.version,
-                "tombstone": candidate.deleted,
-                "deleted_at": now if candidate.deleted else None,
-                "matched": matched,
-            },
-        ).all()
-    batch_id = written.batch_id
-    waiting = (
-        WaitingRecord(
-            record_id,
-            source,
-            # As stored and read back (the same JSON), not the dictionary it was encoded from.
-            None
-            if candidate.canonical_json is None
-            else orjson.loads(str(candidate.canonical_json)),
-            now if candidate.deleted else None,
-            candidate.source_id,
-            found.trust_rank,
-            now,
-            bool(found.has_features),
-            found.matched_version or 0,
-            found.golden_id,
-            found.link_reason,
-            bool(found.shares_golden),
-            bool(found.in_review),
+    stored = []
+    for one, head, outcome, row in zip(sent, heads, outcomes, written, strict=True):
+        if outcome.status == "new":
+            outcome.record_id = row.rid
+        waiting = (
+            WaitingRecord(
+                outcome.record_id,  # type: ignore[arg-type]  # stored: not unchanged
+                one.source,
+                # As stored and read back (the same JSON), not the dictionary it was encoded
+                # from.
+                None
+                if one.candidate.canonical_json is None
+                else orjson.loads(str(one.candidate.canonical_json)),
+                now if one.candidate.deleted else None,
+                one.candidate.source_id,
+                head.trust_rank,
+                now,
+                bool(head.has_features),
+                head.matched_version or 0,
+                head.golden_id,
+                head.link_reason,
+                bool(head.shares_golden),
+                bool(head.in_review),
+            )
+            if matched and outcome.status != "unchanged"
+            else None
         )
-        if matched
-        else None
-    )
-    return StoredOne(batch_id, outcome, waiting, model)
+        stored.append(StoredOne(row.batch_id, outcome, waiting, model))
+    return stored
 
 
 ProgressCallback = Callable[[int], object]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,15 @@ from mdm.canonical.models import EntityType
 from mdm.database import UnitOfWork
 from mdm.errors import NotFoundError
 from mdm.ingest.models import IngestBatch, RejectedRecord
-from mdm.ingest.service import Candidate, StoredOne, ingest_batch, ingest_file, ingest_one
+from mdm.ingest.service import (
+    Candidate,
+    SentOne,
+    StoredOne,
+    ingest_batch,
+    ingest_file,
+    ingest_many,
+    ingest_one,
+)
 from mdm.linkage.models import MatchModelRecord
 from mdm.mapping.service import parse_mapping
 from mdm.sources.models import SourceRecord, SourceRecordVersion
@@ -433,6 +442,74 @@ def test_one_record_is_stored_as_a_batch_of_one_would_be(session: Session) -> No
     assert head == (3, {**acme, "legal_name": "Acme Ltd"}, True, True)
     with pytest.raises(NotFoundError, match="unknown source system 'nope'"):
         ingest_one(session, "nope", "customer", steps[1], origin="api", actor="t")
+
+
+def test_records_sent_together_are_stored_as_each_alone_would_be(session: Session) -> None:
+    sync_source_systems(session, [MAPPING.source])
+
+    def sent(source_id: str, name: str | None, who: str) -> SentOne:
+        body = None if name is None else {"source_id": source_id, "legal_name": name}
+        candidate = Candidate(source_id, body, body and {"raw": name}, deleted=body is None)
+        return SentOne("dist", candidate, f"api:{who}", who)
+
+    ingest_many(session, "customer", [sent(k, "Acme", "first") for k in ("a", "b", "c")])
+    together = ingest_many(
+        session,
+        "customer",
+        [
+            sent("a", "Acme Ltd", "t1"),  # changed
+            sent("b", "Acme", "t2"),  # the same again
+            sent("c", None, "t3"),  # deleted
+            sent("d", "Globex", "t4"),  # new
+            sent("e", None, "t5"),  # never received: changes nothing
+        ],
+    )
+    assert [(s.outcome.status, s.outcome.version) for s in together] == [
+        ("changed", 2),
+        ("unchanged", 1),
+        ("deleted", 2),
+        ("new", 1),
+        ("unchanged", None),
+    ]
+    # Each its own batch of one, with its own origin, submitter and tallies.
+    batches = {
+        b.id: (b.origin, b.submitted_by, b.new_count, b.changed_count, b.unchanged_count)
+        for b in session.scalars(select(IngestBatch))
+    }
+    assert [batches[s.batch_id] for s in together] == [
+        ("api:t1", "t1", 0, 1, 0),
+        ("api:t2", "t2", 0, 0, 1),
+        ("api:t3", "t3", 0, 0, 0),
+        ("api:t4", "t4", 1, 0, 0),
+        ("api:t5", "t5", 0, 0, 1),
+    ]
+    heads = {
+        r.source_id: (r.id, r.version, r.canonical, r.deleted_at is not None, r.last_batch_id)
+        for r in session.scalars(select(SourceRecord))
+    }
+    a, b, c, d, _ = together
+    assert heads["a"][1:4] == (2, {"source_id": "a", "legal_name": "Acme Ltd"}, False)
+    assert heads["c"][1:4] == (2, {"source_id": "c", "legal_name": "Acme"}, True)
+    assert heads["d"][0] == d.outcome.record_id
+    assert [heads[k][4] for k in "acd"] == [a.batch_id, c.batch_id, d.batch_id]
+    assert heads["b"][4] != b.batch_id  # unchanged: the head keeps its batch
+    assert "e" not in heads
+    versions = session.execute(
+        select(SourceRecord.source_id, SourceRecordVersion.version, SourceRecordVersion.deleted)
+        .join(SourceRecord, SourceRecord.id == SourceRecordVersion.source_record_id)
+        .order_by(SourceRecord.source_id, SourceRecordVersion.version)
+    ).all()
+    assert [tuple(v) for v in versions] == [
+        ("a", 1, False),
+        ("a", 2, False),
+        ("b", 1, False),
+        ("c", 1, False),
+        ("c", 2, True),
+        ("d", 1, False),
+    ]
+    unknown = dataclasses.replace(sent("g", "G", "t7"), source="nope")
+    with pytest.raises(NotFoundError, match="unknown source system 'nope'"):
+        ingest_many(session, "customer", [sent("f", "F", "t6"), unknown])
 
 
 ACME_ONE = {"source_id": "one", "legal_name": "Acme"}

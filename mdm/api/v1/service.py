@@ -77,8 +77,10 @@ from mdm.ingest.service import (
     Candidate,
     RecordOutcome,
     Rejection,
+    SentOne,
     StoredOne,
     ingest_batch,
+    ingest_many,
     ingest_one,
 )
 from mdm.linkage.service import MatchSummary, match_pending
@@ -266,20 +268,18 @@ def put_records(
     try:
         with _ingesting(uow) as session:
             hold_deferred(session)
-            stored = [
-                ingest_one(
-                    session,
+            sent = [
+                SentOne(
                     put.source,
-                    entity,
                     Candidate(put.source_id, put.canonical, put.raw),
-                    origin=_origin(put.ctx),
-                    actor=put.ctx.actor,
-                    matched=True,
+                    _origin(put.ctx),
+                    put.ctx.actor,
                 )
                 for put in puts
             ]
+            stored = ingest_many(session, entity, sent, matched=True)
             together = len(puts) > 1
-            # Where the records were: as `ingest_one` read them (PostgreSQL), or read now.
+            # Where the records were: as `ingest_many` read them (PostgreSQL), or read now.
             known = {o.waiting.id: o.waiting.golden_id for o in stored if o.waiting is not None}
             before = _placements(session, stored, known) if together else {}
             claimed, looked_for = _match_stored(session, entity, puts[0].ctx, stored)
@@ -391,7 +391,7 @@ def _answer_from_match(
 def _match_stored(
     session: Session, entity: EntityType, ctx: ChangeContext, stored: Sequence[StoredOne]
 ) -> tuple[MatchSummary | None, MatchSummary | None]:
-    """Match the records `ingest_one` stored; what each of the two runs did (None: not run).
+    """Match the records `ingest_many` stored; what each of the two runs did (None: not run).
 
     The first run matches the records that came back as they are (`StoredOne.waiting`), the
     second looks for the others.

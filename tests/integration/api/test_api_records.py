@@ -241,7 +241,7 @@ def test_a_concurrent_write_of_the_same_key_is_a_conflict(
     def collide(*_: Any, **__: Any) -> Any:
         raise IntegrityError("INSERT INTO source_record", {}, Exception("duplicate key"))
 
-    monkeypatch.setattr(service, "ingest_one", collide)
+    monkeypatch.setattr(service, "ingest_many", collide)
     response = client.put(URL.format("erp", "100"), json=ACME_ERP)
     assert_problem(response, 409, "conflict")
 
