@@ -13,9 +13,11 @@ short warm-up that is not counted):
   name, sometimes no phone or no identifier) of a random stored record; "not available" when
   the server has no such route;
 - ``upsert``: ``PUT /v1/sources/{source}/records/customer/{source_id}``, one record stored and
-  matched in one transaction: half of them new records (a perturbed copy of a stored record
-  under a new source ID, so they mostly join an existing golden record), half changes of
-  stored records (a new phone number; each stored record is changed once at most).
+  matched in one transaction (shared with the other ``PUT``s that reach the same server process
+  at the same moment: the server's group commit, ``mdm/api/coalesce.py``): half of them new
+  records (a perturbed copy of a stored record under a new source ID, so they mostly join an
+  existing golden record), half changes of stored records (a new phone number; each stored
+  record is changed once at most).
 
 For each it prints the requests, the errors by status, the throughput and the p50 / p99 / max
 latency seen by the client, and the target: look-ups p99 <= 10 ms, upsert-and-match and
