@@ -13,6 +13,9 @@ py_entitymatching (BSD licence), which pip can fetch from the package registry:
 
     pip download py_entitymatching==0.4.2 --no-deps --no-binary :all: -d /tmp/em
     tar xzf /tmp/em/py-entitymatching-0.4.2.tar.gz -C /tmp/em
+
+(Where pip fails to prepare the package's metadata after downloading it, ``pip download -vv``
+prints the archive's address on files.pythonhosted.org; fetch that with curl instead.)
     .venv/bin/python benchmarks/restaurants.py \\
         --data /tmp/em/py-entitymatching-0.4.2/py_entitymatching/datasets/end-to-end/restaurants
 """

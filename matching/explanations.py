@@ -77,7 +77,9 @@ class Explanation:
         line = ", ".join(parts) if parts else "no comparable fields"
         line += f"; prior {self.prior_weight:+.1f}"
         if self.rules_fired:
-            effect = "cannot-link" if self.cannot_link else "must-link"
+            effect = (
+                "cannot-link" if self.cannot_link else "must-link" if self.must_link else "review"
+            )
             line += f"; rules: {', '.join(self.rules_fired)} ({effect})"
         return f"{line}; weight {self.match_weight:+.1f}, p={self.probability:.3f} -> " + (
             self.decision

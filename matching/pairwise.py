@@ -41,7 +41,7 @@ from matching.comparisons import (
     token_cosine,
     transposed_date,
 )
-from matching.rules import RuleOutcome
+from matching.rules import RuleOutcome, rule_outcome
 from matching.spec import Comparison, Condition, Level, MatchSpec
 
 IntArray = npt.NDArray[np.int64]
@@ -86,7 +86,6 @@ class _Plan:
     # values a ``both_in`` test wants.
     conditions: tuple[tuple[Condition, bool, frozenset[str]], ...]
     rules: tuple[tuple[int, ...], ...]
-    must_link: npt.NDArray[np.bool_]
 
 
 def _scorer(comparison: Comparison, level: Level, multi: bool) -> Score | None:
@@ -159,7 +158,6 @@ def _make_plan(spec: MatchSpec) -> _Plan:
         tuple(_plan_comparison(c, c.column in multi) for c in spec.comparisons),
         tuple((c, c.column in multi, frozenset(c.values)) for c in conditions),
         rules,
-        np.asarray([r.effect == "must_link" for r in spec.rules], dtype=bool),
     )
 
 
@@ -443,6 +441,8 @@ def _condition_holds(
         items = pairs.items(condition.column)
         if test == "equal":
             return [bool(a) and bool(b) and _share(a, b) for a, b in items]
+        if test == "not_equal":
+            return [not (a and b and _share(a, b)) for a, b in items]
         if test == "differ":
             return [bool(a) and bool(b) and _conflict(a, b) for a, b in items]
         if test == "missing_or_equal":
@@ -452,6 +452,8 @@ def _condition_holds(
     present = [(not null, x, y) for null, (x, y) in zip(_nulls(values), values, strict=True)]
     if test == "equal":
         return [p and bool(x == y) for p, x, y in present]
+    if test == "not_equal":
+        return [not (p and bool(x == y)) for p, x, y in present]
     if test == "differ":
         return [p and bool(x != y) for p, x, y in present]
     if test == "missing_or_equal":
@@ -480,10 +482,7 @@ def _rules(plan: _Plan, pairs: _Pairs) -> RuleOutcome:
             holds = [h and v for h, v in zip(holds, known[c], strict=True)]
         fired.append(holds)
     by_rule = np.asarray(fired, dtype=bool).reshape(len(plan.rules), len(pairs))
-    matrix = np.ascontiguousarray(by_rule.T)
-    must = np.asarray(matrix[:, plan.must_link].any(axis=1), dtype=bool)
-    cannot = np.asarray(matrix[:, ~plan.must_link].any(axis=1), dtype=bool)
-    return RuleOutcome(matrix, tuple(r.name for r in plan.spec.rules), must & ~cannot, cannot)
+    return rule_outcome(plan.spec, np.ascontiguousarray(by_rule.T))
 
 
 # --------------------------------------------------------------------------- both

@@ -3,7 +3,10 @@
 Rules sit next to the probabilities: a must-link rule (same valid tax ID and country, same
 valid GTIN) raises a pair's probability to 1, a cannot-link rule (two different valid tax IDs
 of one scheme, records of different roles, two different sites) lowers it to 0, and cannot-link
-wins when both fire. The match weight itself is kept, so explanations still show the evidence.
+wins when both fire. A review rule (company names that share nothing) caps the probability
+just below the match threshold, so the pair is never linked automatically; a steward decides
+(must-link and cannot-link rules win over it). The match weight itself is kept, so
+explanations still show the evidence.
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ def condition_holds(
     >>> condition_holds(cond, frame, None, np.array([0, 0]), np.array([1, 2]),
     ...                 multi=False).tolist()
     [True, False]
+    >>> same = Condition(column="role", test="not_equal")
+    >>> condition_holds(same, frame, None, np.array([0, 0, 1]), np.array([1, 2, 1]),
+    ...                 multi=False).tolist()
+    [True, True, False]
     """
     n = len(li)
     if multi:
@@ -54,6 +61,8 @@ def condition_holds(
         present = multi_present(a) & multi_present(b)
         if condition.test == "equal":
             return present & multi_overlap(a, b)
+        if condition.test == "not_equal":
+            return ~(present & multi_overlap(a, b))
         if condition.test == "differ":
             return present & multi_conflict(a, b, mc.left_ns[li], mc.right_ns[ri])
         if condition.test == "missing_or_equal":
@@ -66,6 +75,8 @@ def condition_holds(
     present = (a >= 0) & (b >= 0)
     if condition.test == "equal":
         return np.asarray(present & (a == b), dtype=bool)
+    if condition.test == "not_equal":
+        return np.asarray(~(present & (a == b)), dtype=bool)
     if condition.test == "differ":
         return np.asarray(present & (a != b), dtype=bool)
     if condition.test == "missing_or_equal":
@@ -90,12 +101,43 @@ def condition_holds(
 
 @dataclass(frozen=True, slots=True)
 class RuleOutcome:
-    """Which rules fired for each pair (pairs x rules), and the resulting overrides."""
+    """Which rules fired for each pair (pairs x rules), and the resulting overrides.
+
+    ``review_only``: a review rule fired and neither a must-link nor a cannot-link rule did.
+    """
 
     fired: npt.NDArray[np.bool_]
     rule_names: tuple[str, ...]
     must_link: BoolArray
     cannot_link: BoolArray
+    review_only: BoolArray
+
+
+def rule_outcome(spec: MatchSpec, fired: npt.NDArray[np.bool_]) -> RuleOutcome:
+    """The overrides of the rules that fired (pairs x rules): cannot-link wins, then must-link.
+
+    >>> from matching.spec import default_customer_spec
+    >>> spec = default_customer_spec()
+    >>> names = [r.name for r in spec.rules]
+    >>> fired = np.zeros((3, len(names)), dtype=bool)
+    >>> fired[0, names.index("same_tax_id")] = True
+    >>> fired[1, names.index("same_tax_id")] = fired[1, names.index("different_role")] = True
+    >>> fired[2, names.index("names_share_nothing")] = True
+    >>> out = rule_outcome(spec, fired)
+    >>> out.must_link.tolist(), out.cannot_link.tolist(), out.review_only.tolist()
+    ([True, False, False], [False, True, False], [False, False, True])
+    """
+    effects = np.asarray([r.effect for r in spec.rules], dtype=object)
+    must = np.asarray(fired[:, effects == "must_link"].any(axis=1), dtype=bool)
+    cannot = np.asarray(fired[:, effects == "cannot_link"].any(axis=1), dtype=bool)
+    review = np.asarray(fired[:, effects == "review"].any(axis=1), dtype=bool)
+    return RuleOutcome(
+        fired,
+        tuple(r.name for r in spec.rules),
+        must & ~cannot,
+        cannot,
+        review & ~must & ~cannot,
+    )
 
 
 def evaluate_rules(
@@ -118,8 +160,6 @@ def evaluate_rules(
     multi = multi_columns(spec)
     n = len(li)
     fired = np.zeros((n, len(spec.rules)), dtype=bool)
-    must = np.zeros(n, dtype=bool)
-    cannot = np.zeros(n, dtype=bool)
     # Rules share conditions (both records are sites): each is evaluated once.
     known: dict[Condition, BoolArray] = {}
     for r, rule in enumerate(spec.rules):
@@ -131,8 +171,4 @@ def evaluate_rules(
                 known[cond] = condition_holds(cond, left, right, li, ri, multi=cond.column in multi)
             holds &= known[cond]
         fired[:, r] = holds
-        if rule.effect == "must_link":
-            must |= holds
-        else:
-            cannot |= holds
-    return RuleOutcome(fired, tuple(r.name for r in spec.rules), must & ~cannot, cannot)
+    return rule_outcome(spec, fired)

@@ -179,6 +179,7 @@ class ScoredPairs:
                 "decision": np.asarray(DECISION_NAMES, dtype=object)[self.decisions()],
                 "must_link": self.rules.must_link,
                 "cannot_link": self.rules.cannot_link,
+                "review_only": self.rules.review_only,
             }
         )
 
@@ -322,6 +323,10 @@ def score(
     probability = probability_from_weight(weight)
     probability[rules.must_link] = 1.0
     probability[rules.cannot_link] = 0.0
+    if rules.review_only.any():
+        below = np.nextafter(model.spec.thresholds.match, 0.0)
+        capped = rules.review_only
+        probability[capped] = np.minimum(probability[capped], below)
     return ScoredPairs(model, left_std, right_std, li, ri, levels, tf, rules, weight, probability)
 
 

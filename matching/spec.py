@@ -214,13 +214,16 @@ class Comparison(_Frozen):
         return frozenset({self.column, *extra})
 
 
-ConditionTest = Literal["equal", "differ", "missing_or_equal", "both_in", "similarity_below"]
+ConditionTest = Literal[
+    "equal", "not_equal", "differ", "missing_or_equal", "both_in", "similarity_below"
+]
 
 
 class Condition(_Frozen):
     """A test on one column of a pair.
 
     - ``equal``: both present and equal (multi-valued: share a value).
+    - ``not_equal``: not ``equal`` (either missing, or the values differ).
     - ``differ``: both present and different (multi-valued ``namespace=value`` columns: some
       namespace present on both sides with no value in common, e.g. two valid German VAT
       numbers that differ).
@@ -239,11 +242,14 @@ class Condition(_Frozen):
 class MatchRule(_Frozen):
     """A deterministic rule that overrides the probabilistic score when all conditions hold.
 
-    Cannot-link rules win over must-link rules.
+    ``must_link`` sets the probability to 1, ``cannot_link`` to 0; ``review`` caps it just below
+    the match threshold (never linked automatically: a steward decides, if the evidence
+    reaches the review threshold). Cannot-link rules win over must-link rules, and both over
+    review rules.
     """
 
     name: str
-    effect: Literal["must_link", "cannot_link"]
+    effect: Literal["must_link", "cannot_link", "review"]
     all_of: tuple[Condition, ...]
 
 
@@ -669,6 +675,24 @@ def default_customer_spec() -> MatchSpec:
             name="different_role",
             effect="cannot_link",
             all_of=(Condition(column="role", test="differ"),),
+        ),
+        # Names that share nothing are a steward's call, however much else agrees: companies
+        # share a switchboard and an address (a hotel's restaurants, a serviced office's
+        # tenants, a group's subsidiaries). Unless an identifier agrees: that still links.
+        MatchRule(
+            name="names_share_nothing",
+            effect="review",
+            all_of=(
+                Condition(column="tax_ids", test="not_equal"),
+                Condition(column="tax_ids_other", test="not_equal"),
+                Condition(column="duns", test="not_equal"),
+                Condition(
+                    column="name",
+                    test="similarity_below",
+                    scorer="token_set_ratio",
+                    threshold=0.5,
+                ),
+            ),
         ),
         MatchRule(
             name="different_site_street",

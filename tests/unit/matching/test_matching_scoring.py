@@ -34,6 +34,7 @@ def _assert_identical(got, want, *, explanations=True):
     assert np.array_equal(got.rules.fired, want.rules.fired)
     assert np.array_equal(got.rules.must_link, want.rules.must_link)
     assert np.array_equal(got.rules.cannot_link, want.rules.cannot_link)
+    assert np.array_equal(got.rules.review_only, want.rules.review_only)
     assert got.left_ids.tolist() == want.left_ids.tolist()
     assert got.right_ids.tolist() == want.right_ids.tolist()
     if explanations:
@@ -154,6 +155,43 @@ def test_an_identifier_no_checksum_vouches_for_is_evidence_but_decides_nothing(c
     assert out["2"].probability > out["4"].probability
 
 
+def test_names_that_share_nothing_go_to_a_steward_unless_an_identifier_agrees(customer_model):
+    # Two restaurants of one hotel: its switchboard, address, e-mail and website. Everything
+    # but the name agrees, which alone would link them; a steward decides instead. A shared
+    # token, or an identifier that agrees, and they link as before.
+    spec = customer_model.spec
+    hotel = {
+        "role": "legal_entity",
+        "address": "3570 Las Vegas Blvd S",
+        "city": "Las Vegas",
+        "postal_code": "89109",
+        "country": "US",
+        "phones": ["+1 702 731 7110"],
+        "emails": ["dining@circuscircus.com"],
+        "website": "www.circuscircus.com",
+    }
+    recs = [
+        {**hotel, "id": "1", "name": "Circus Circus", "duns": "150483782"},
+        {**hotel, "id": "2", "name": "The Steak House"},
+        {**hotel, "id": "3", "name": "Circus Circus Buffet"},
+        {**hotel, "id": "4", "name": "Steak House", "duns": "150483782"},
+    ]
+    std = [m.standardise_record(r, spec) for r in recs]
+    out = {c.candidate_id: c for c in m.score_one(customer_model, std[0], std[1:])}
+    th = spec.thresholds
+    capped = out["2"]
+    # The evidence alone would link them (a match weight of 5 is p=0.97).
+    assert capped.match_weight > 5
+    assert th.review <= capped.probability < th.match
+    assert capped.decision == "review"
+    assert capped.explanation.rules_fired == ("names_share_nothing",)
+    assert "names_share_nothing (review)" in capped.explanation.text()
+    assert out["3"].decision == "match"  # the names share a token
+    assert out["4"].decision == "match"  # the same DUNS
+    assert not out["3"].explanation.rules_fired
+    assert not out["4"].explanation.rules_fired
+
+
 def test_a_suite_one_source_left_out_is_the_same_address_but_two_suites_are_two_sites(
     customer_model,
 ):
@@ -227,6 +265,7 @@ def test_small_input_fast_paths_agree_with_vectorised_paths(customers, customer_
         assert np.array_equal(one.rules.fired, small.rules.fired[rows])
         assert np.array_equal(one.rules.must_link, small.rules.must_link[rows])
         assert np.array_equal(one.rules.cannot_link, small.rules.cannot_link[rows])
+        assert np.array_equal(one.rules.review_only, small.rules.review_only[rows])
 
 
 def test_column_arrays_of_stored_features_score_as_the_frame(customers, customer_model):
