@@ -273,6 +273,23 @@ class CompanyName:
 _CONJUNCTIONS = frozenset({"and", "und", "u", "et", "en", "y"})
 
 
+def _without_article(tokens: list[str]) -> list[str]:
+    """The tokens without an English article first or last, never all of them.
+
+    "The Steak House" and "Steak House, The" (as catalogues sort it) are one name.
+
+    >>> _without_article(["the", "steak", "house"]), _without_article(["steak", "house", "the"])
+    (['steak', 'house'], ['steak', 'house'])
+    >>> _without_article(["bank", "of", "the", "west"]), _without_article(["the"])
+    (['bank', 'of', 'the', 'west'], ['the'])
+    """
+    if len(tokens) > 1 and tokens[0] == "the":
+        tokens = tokens[1:]
+    if len(tokens) > 1 and tokens[-1] == "the":
+        tokens = tokens[:-1]
+    return tokens
+
+
 @lru_cache(maxsize=_CACHE)
 def company_name(value: str | None) -> CompanyName:
     """Split a company name into a folded core name and a canonical legal form.
@@ -314,7 +331,7 @@ _MAX_REREADS = 8
 
 def _split_company(folded: str) -> CompanyName:
     """`company_name` of a folded name, read once."""
-    tokens = _join_initials(folded.split())
+    tokens = _without_article(_join_initials(folded.split()))
     forms: list[str] = []
     while True:
         changed = True

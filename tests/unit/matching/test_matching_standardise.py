@@ -56,6 +56,13 @@ ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x17
         ("Arnie Morton's of Chicago", "arnie mortons of chicago", None),  # as "Mortons"
         # What closes up once a form is out may end in a form: read again.
         ("Berhad Ltda Pty", "berhad", "pty ltd"),
+        # An article first, or last as catalogues sort ("Steak House, The"), is no part of it.
+        ("The Steak House", "steak house", None),
+        ("Steak House, The", "steak house", None),
+        ("The Boeing Company", "boeing", "co"),
+        ("Boeing Co., The", "boeing", "co"),
+        ("Bank of the West", "bank of the west", None),
+        ("The", "the", None),
     ],
 )
 def test_company_name_splits_core_and_legal_form(raw: str, core: str, form: str | None) -> None:
