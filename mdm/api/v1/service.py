@@ -256,14 +256,15 @@ def put_record(
 def put_records(
     uow: UnitOfWork, entity: EntityType, puts: Sequence[RecordPut], *, metrics: ApiMetrics
 ) -> list[RecordRead | Exception]:
-    """Store and match the ``PUT`` of several records (of different sources) in one transaction.
+    """Store and match the ``PUT``s of several different records (of any sources) together.
 
-    Each gets the answer, or the error, it would have had alone: the records are stored one
-    after the other, as if sent one after the other, then matched together (among each other
-    too). When the transaction fails, each record is sent again in a transaction of its own,
-    so one record's error (an unknown source, a conflict) is only its own. Audit entries and
-    events are stamped with the request whose record the changed golden record holds, or
-    held before (`_attribute`); one that holds several requests' records, with the first's.
+    In one transaction. Each gets the answer, or the error, it would have had alone: the
+    records are stored one after the other, as if sent one after the other, then matched
+    together (among each other too). When the transaction fails, each record is sent again
+    in a transaction of its own, so one record's error (an unknown source, a conflict) is only
+    its own. Audit entries and events are stamped with the request whose record the changed
+    golden record holds, or held before (`_attribute`); one that holds several requests'
+    records, with the first's.
     """
     try:
         with _ingesting(uow) as session:
