@@ -41,7 +41,7 @@ from matching.comparisons import (
     token_cosine,
     transposed_date,
 )
-from matching.rules import RuleOutcome, rule_outcome
+from matching.rules import RuleOutcome, rule_effects, rule_outcome
 from matching.spec import Comparison, Condition, Level, MatchSpec
 
 IntArray = npt.NDArray[np.int64]
@@ -86,6 +86,7 @@ class _Plan:
     # values a ``both_in`` test wants.
     conditions: tuple[tuple[Condition, bool, frozenset[str]], ...]
     rules: tuple[tuple[int, ...], ...]
+    effects: npt.NDArray[np.object_]
 
 
 def _scorer(comparison: Comparison, level: Level, multi: bool) -> Score | None:
@@ -158,6 +159,7 @@ def _make_plan(spec: MatchSpec) -> _Plan:
         tuple(_plan_comparison(c, c.column in multi) for c in spec.comparisons),
         tuple((c, c.column in multi, frozenset(c.values)) for c in conditions),
         rules,
+        rule_effects(spec),
     )
 
 
@@ -482,7 +484,7 @@ def _rules(plan: _Plan, pairs: _Pairs) -> RuleOutcome:
             holds = [h and v for h, v in zip(holds, known[c], strict=True)]
         fired.append(holds)
     by_rule = np.asarray(fired, dtype=bool).reshape(len(plan.rules), len(pairs))
-    return rule_outcome(plan.spec, np.ascontiguousarray(by_rule.T))
+    return rule_outcome(plan.spec, np.ascontiguousarray(by_rule.T), plan.effects)
 
 
 # --------------------------------------------------------------------------- both

@@ -113,8 +113,19 @@ class RuleOutcome:
     review_only: BoolArray
 
 
-def rule_outcome(spec: MatchSpec, fired: npt.NDArray[np.bool_]) -> RuleOutcome:
+def rule_effects(spec: MatchSpec) -> npt.NDArray[np.object_]:
+    """Each rule's effect, in the spec's order (what `rule_outcome` reads)."""
+    return np.asarray([r.effect for r in spec.rules], dtype=object)
+
+
+def rule_outcome(
+    spec: MatchSpec,
+    fired: npt.NDArray[np.bool_],
+    effects: npt.NDArray[np.object_] | None = None,
+) -> RuleOutcome:
     """The overrides of the rules that fired (pairs x rules): cannot-link wins, then must-link.
+
+    ``effects``: `rule_effects` of the spec, if the caller keeps them (one request at a time).
 
     >>> from matching.spec import default_customer_spec
     >>> spec = default_customer_spec()
@@ -127,7 +138,8 @@ def rule_outcome(spec: MatchSpec, fired: npt.NDArray[np.bool_]) -> RuleOutcome:
     >>> out.must_link.tolist(), out.cannot_link.tolist(), out.review_only.tolist()
     ([True, False, False], [False, True, False], [False, False, True])
     """
-    effects = np.asarray([r.effect for r in spec.rules], dtype=object)
+    if effects is None:
+        effects = rule_effects(spec)
     must = np.asarray(fired[:, effects == "must_link"].any(axis=1), dtype=bool)
     cannot = np.asarray(fired[:, effects == "cannot_link"].any(axis=1), dtype=bool)
     review = np.asarray(fired[:, effects == "review"].any(axis=1), dtype=bool)

@@ -106,7 +106,6 @@ class Coalescer(Generic[Item, Answer]):
                 waiter.error = answer
             else:
                 waiter.answer = answer
-            waiter.lead = False
         with self._lock:
             queue = self._queues[group]
             if queue:

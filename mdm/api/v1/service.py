@@ -236,21 +236,15 @@ def put_record(
     source_id: str,
     body: Mapping[str, Any],
     *,
-    metrics: ApiMetrics,
-    writes: Coalescer[RecordPut, RecordRead] | None = None,
+    writes: Coalescer[RecordPut, RecordRead],
 ) -> RecordRead:
     """Store one canonical record (idempotently) and match it, in one transaction.
 
-    With ``writes``, in the transaction of the other records sent to this process at the same
-    time (`put_records`); its answer is the same.
+    The transaction is shared with the other records sent to this process at the same time
+    (``writes`` runs `put_records`); the answer is the one the record would have had alone.
     """
     put = check_put(uow, ctx, source, entity, source_id, body)
-    if writes is not None:
-        return writes.submit(entity, (source, source_id), put)
-    (answer,) = put_records(uow, entity, [put], metrics=metrics)
-    if isinstance(answer, Exception):
-        raise answer
-    return answer
+    return writes.submit(entity, (source, source_id), put)
 
 
 def put_records(

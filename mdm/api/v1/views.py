@@ -218,7 +218,6 @@ class RecordController(Controller):
         self,
         uow: UoW,
         ctx: Ctx,
-        metrics: Metrics,
         writes: Writes,
         source: SourceCode,
         entity: FromPath[EntityType],
@@ -230,7 +229,7 @@ class RecordController(Controller):
         Answers 201 for a new record, 200 for a changed or unchanged one.
         """
         read = service.put_record(
-            uow, ctx, source, entity, _source_id(source_id), data, metrics=metrics, writes=writes
+            uow, ctx, source, entity, _source_id(source_id), data, writes=writes
         )
         return Response(read, status_code=201 if read.status == "new" else 200)
 
