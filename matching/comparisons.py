@@ -730,6 +730,8 @@ def compare(
                 hit = ~decided & multi_overlap(a_mat, b_mat)
             elif level.kind == "fuzzy":
                 hit = ~decided & _multi_fuzzy(level, mc, a_mat, b_mat, decided)
+            elif level.kind == "distance":
+                hit = ~decided & _multi_distance(level, mc, a_mat, b_mat, decided)
             else:
                 raise ValueError(
                     f"level kind {level.kind} does not apply to multi-valued "
@@ -837,6 +839,35 @@ def _multi_fuzzy(
                 found[~same_digits(mc.uniques, a_mat[ok, i], b_mat[ok, j])] = 0.0
             best[ok] = np.maximum(best[ok], found)
     return best >= level.threshold - 1e-9
+
+
+def _multi_distance(
+    level: Level, mc: MultiCodes, a_mat: IntArray, b_mat: IntArray, decided: BoolArray
+) -> BoolArray:
+    """Whether some item of each side is within the level's edit distance of one of the other's.
+
+    >>> from matching.spec import Level
+    >>> level = Level(label="one edit", kind="distance", scorer="damerau_levenshtein",
+    ...               threshold=1)
+    >>> left, right = np.array([[0, -1], [1, 2]]), np.array([[3, -1], [4, -1]])
+    >>> uniques = np.array(["id=8963800", "id=1", "id=77", "id=8968300", "id=99"], dtype=object)
+    >>> mc = MultiCodes(left, right, left, right, uniques)
+    >>> _multi_distance(level, mc, mc.left, mc.right, np.zeros(2, dtype=bool)).tolist()
+    [True, False]
+    """
+    assert level.scorer is not None
+    assert level.threshold is not None
+    cutoff = int(level.threshold)
+    hit = np.zeros(len(a_mat), dtype=bool)
+    for i in range(a_mat.shape[1]):
+        for j in range(b_mat.shape[1]):
+            ok = np.flatnonzero(~decided & ~hit & (a_mat[:, i] >= 0) & (b_mat[:, j] >= 0))
+            if len(ok) == 0:
+                continue
+            sa = [str(v) for v in mc.uniques[a_mat[ok, i]]]
+            sb = [str(v) for v in mc.uniques[b_mat[ok, j]]]
+            hit[ok] = edit_distance(level.scorer, sa, sb, cutoff=cutoff) <= cutoff
+    return hit
 
 
 _NOT_DIGIT = re.compile(r"\D+")

@@ -95,6 +95,8 @@ def _scorer(comparison: Comparison, level: Level, multi: bool) -> Score | None:
         return None
     assert level.scorer is not None
     if multi:  # the best over the items' pairs: no cutoff
+        if level.kind == "distance":
+            return distance_scorer(level.scorer)
         return similarity_scorer(level.scorer)
     alike = [
         lv.threshold
@@ -112,7 +114,7 @@ def _plan_comparison(comparison: Comparison, multi: bool) -> _ComparisonPlan:
     tests: list[tuple[int, int, int, float, bool, Level]] = []
     for k, level in enumerate(comparison.levels[1:-1], start=1):
         kind = level.kind
-        if multi and kind not in {"overlap", "exact", "fuzzy"}:
+        if multi and kind not in {"overlap", "exact", "fuzzy", "distance"}:
             raise ValueError(
                 f"level kind {kind} does not apply to multi-valued column {comparison.column}"
             )
@@ -190,6 +192,11 @@ def _items(value: Any) -> Items:
 
 def _share(a: Items, b: Items) -> bool:
     return not set(a).isdisjoint(b)
+
+
+def _least_distance(scorer: Score, a: Items, b: Items) -> float:
+    """The smallest edit distance over the pairs of items."""
+    return min(scorer(str(x), str(y)) for x in a for y in b)
 
 
 def _nulls(values: list[tuple[Any, Any]]) -> list[bool]:
@@ -346,6 +353,8 @@ class _PairLevels:
                     hit = _share(*companions[level.column][p])
                 elif test == _EQUAL:
                     hit = _share(a, b)
+                elif test == _AT_MOST:
+                    hit = _least_distance(scorers[slot], a, b) <= bound
                 else:  # fuzzy: the plan refuses every other kind
                     hit = self._best_similarity(scorers[slot], same_digits, a, b) >= bound
                 if hit:

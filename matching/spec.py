@@ -540,12 +540,19 @@ def default_customer_spec() -> MatchSpec:
             column="tax_ids",
             levels=(null, Level(label="same", kind="overlap"), else_),
         ),
-        # Identifiers no checksum vouches for (national IDs, registration numbers): the same
-        # one is evidence; no rule acts on two that differ (one may be mistyped).
+        # Identifiers no checksum vouches for (national IDs, registration numbers, a mistyped
+        # VAT number): the same one is evidence; so is one a single typo apart (a digit
+        # changed, two swapped), with the weight training gives it. No rule acts on two that
+        # differ (one may be mistyped).
         Comparison(
             name="other_id",
             column="tax_ids_other",
-            levels=(null, Level(label="same", kind="overlap"), else_),
+            levels=(
+                null,
+                Level(label="same", kind="overlap"),
+                Level(label="one typo", kind="distance", scorer="damerau_levenshtein", threshold=1),
+                else_,
+            ),
         ),
         Comparison(name="duns", column="duns", levels=(null, exact, else_)),
         Comparison(

@@ -226,3 +226,30 @@ def test_equal_values_hold_at_the_first_scored_level_without_an_exact_level():
     pairs = np.array([0, 0, 0]), np.array([1, 2, 3])
     levels = compare(comp, frame, None, *pairs, multi=False, idf=table).levels.tolist()
     assert levels == [1, 3, 0]
+
+
+def test_an_unchecked_identifier_one_typo_apart_is_its_own_level_in_both_paths() -> None:
+    from matching.pairwise import Columns, compare_pairs
+
+    spec = default_customer_spec()
+    comp = spec.comparison("other_id")
+    labels = [lv.label for lv in comp.levels]
+    ids = [
+        ("national_id=8963800",),
+        ("national_id=8968300",),  # two digits swapped
+        ("national_id=8963801", "duns_like=12"),  # one digit changed, as the second value
+        ("national_id=8063811",),  # three digits changed
+        ("national_id=8963800",),  # the same
+        None,
+    ]
+    pairs = [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5)]
+    expected = ["one typo", "one typo", "else", "same", "null"]
+    frame = pd.DataFrame({"tax_ids_other": ids})
+    li = np.array([p[0] for p in pairs])
+    ri = np.array([p[1] for p in pairs])
+    vectorised = compare(comp, frame, None, li, ri, multi=True).levels.tolist()
+    assert [labels[k] for k in vectorised] == expected
+    position = [c.name for c in spec.comparisons].index("other_id")
+    columns = Columns([{"tax_ids_other": v} for v in ids])
+    per_pair, _ = compare_pairs(spec, columns, None, li, ri)
+    assert [labels[k] for k in per_pair[:, position].tolist()] == expected

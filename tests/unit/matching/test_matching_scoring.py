@@ -132,8 +132,9 @@ def test_must_link_and_cannot_link_on_tax_ids(customer_model):
 
 def test_an_identifier_no_checksum_vouches_for_is_evidence_but_decides_nothing(customer_model):
     # Two people as customers with the same national ID and name, one moved: the shared ID
-    # carries the pair; two different IDs (one may be mistyped) are evidence against, never a
-    # cannot-link; an ID of another scheme with the same digits is not the same ID.
+    # carries the pair; an ID one typo away (two digits swapped) is a level of its own; two
+    # different IDs are evidence against, never a cannot-link; an ID of another scheme with
+    # the same digits is not the same ID.
     spec = customer_model.spec
     base = {"role": "legal_entity", "name": "Michaela Neumann", "country": "AU"}
     recs = [
@@ -150,7 +151,7 @@ def test_an_identifier_no_checksum_vouches_for_is_evidence_but_decides_nothing(c
         cid: next(e.level for e in c.explanation.comparisons if e.comparison == "other_id")
         for cid, c in out.items()
     }
-    assert levels == {"2": "same", "3": "else", "4": "else"}
+    assert levels == {"2": "same", "3": "one typo", "4": "else"}
     assert not any(c.cannot_link or c.must_link for c in out.values())
     assert out["2"].probability > out["4"].probability
 
