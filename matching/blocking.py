@@ -40,6 +40,10 @@ def key_values(value: str, transform: KeyTransform) -> tuple[str, ...]:
     (('S530',), ('1956',))
     >>> key_values("wh 1000xm4 headphones", "tokens")
     ('wh', '1000xm4', 'headphones')
+    >>> key_values("40 drake brockman dr eden park", "numbers_and_first_word")
+    ('40 drake',)
+    >>> key_values("robert bosch str 151", "numbers_and_first_word")
+    ('151 robert',)
     """
     tokens = value.split()
     if not tokens:
@@ -66,6 +70,13 @@ def key_values(value: str, transform: KeyTransform) -> tuple[str, ...]:
         return (value[:4],) if len(value) >= 4 else ()
     if transform == "tokens":
         return tuple(dict.fromkeys(t for t in tokens if len(t) >= 2))
+    if transform == "numbers_and_first_word":
+        # An address's house and unit numbers and the first word of its street: what
+        # stays when a second line or a spelling of the street type comes and goes.
+        numbers = [t for t in tokens if any(c.isdigit() for c in t)]
+        word = next((t for t in tokens if t.isalpha()), None)
+        key = " ".join(numbers + ([word] if word else []))
+        return (key,) if key else ()
     raise ValueError(f"unknown key transform {transform!r}")
 
 

@@ -63,6 +63,7 @@ KeyTransform = Literal[
     "prefix3",
     "year",
     "tokens",
+    "numbers_and_first_word",
 ]
 
 
@@ -642,7 +643,10 @@ def default_customer_spec() -> MatchSpec:
         # One site, however its name was keyed in: the same street, number and postcode.
         BlockingRule(
             name="postcode+address",
-            parts=(KeyPart(column="postal_code"), KeyPart(column="address")),
+            parts=(
+                KeyPart(column="postal_code"),
+                KeyPart(column="address", transform="numbers_and_first_word"),
+            ),
             max_block_size=30,
         ),
         BlockingRule(

@@ -221,6 +221,21 @@ def test_one_site_keyed_in_with_other_names_is_a_candidate_pair() -> None:
             "city": "Dortmund",
             "country": "DE",
         },
+        # The same site with a second line (and the street type spelt out) in one system only.
+        {
+            "id": "d",
+            "name": "Wegner Logistik",
+            "address": "40 Drake Brockman Drive, Eden Park",
+            "postal_code": "4218",
+            "country": "AU",
+        },
+        {
+            "id": "e",
+            "name": "Wegener Logistics",
+            "address": "40 drake brockman dr",
+            "postal_code": "4218",
+            "country": "AU",
+        },
     ]
     result = m.candidate_pairs(m.standardise(rows, spec), spec)
     rule = [r.name for r in spec.blocking_rules].index("postcode+address")
@@ -229,4 +244,4 @@ def test_one_site_keyed_in_with_other_names_is_a_candidate_pair() -> None:
         for a, b, mask in zip(result.left, result.right, result.rule_mask, strict=True)
         if mask & (1 << rule)
     }
-    assert found == {(0, 1)}
+    assert found == {(0, 1), (3, 4)}
