@@ -750,9 +750,12 @@ def _run_direct(connection: Connection, direct: _Direct, params: Any) -> Rows:
     except psycopg.Error as exc:
         # As SQLAlchemy reports it (callers catch its IntegrityError, say), and a lost
         # connection goes back to the pool as such.
-        if connection.dialect.is_disconnect(exc, driver, None):  # type: ignore[arg-type]
+        lost = connection.dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]
+        if lost:
             connection.invalidate(exc)
-        raise DBAPIError.instance(direct.sql, params, exc, psycopg.Error) from exc
+        raise DBAPIError.instance(
+            direct.sql, params, exc, psycopg.Error, connection_invalidated=lost
+        ) from exc
 
 
 def run(
