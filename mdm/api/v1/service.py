@@ -292,17 +292,12 @@ def put_records(
         return [
             answer for put in puts for answer in put_records(uow, entity, [put], metrics=metrics)
         ]
-    for put, one in zip(puts, stored, strict=True):
-        metrics.observe_ingest(put.source, entity.value, [one.outcome.status])
-    _observe_matches(metrics, (claimed, looked_for))
+    for i, (put, one) in enumerate(zip(puts, stored, strict=True)):
+        # The match runs are the batch's: counted once, with the first record.
+        _observe(
+            metrics, put.source, entity, [one.outcome], (claimed, looked_for) if i == 0 else ()
+        )
     return list(answers)
-
-
-def _observe_matches(metrics: ApiMetrics, summaries: Sequence[MatchSummary | None]) -> None:
-    # Counted once the transaction has committed: a rolled-back request changed nothing.
-    for summary in summaries:
-        if summary is not None:
-            metrics.observe_match(summary)
 
 
 _PLACEMENTS = Prebuilt(
@@ -412,11 +407,16 @@ def _observe(
     source: str,
     entity: EntityType,
     outcomes: Sequence[RecordOutcome],
-    matched: MatchSummary,
+    summaries: Sequence[MatchSummary | None],
 ) -> None:
-    # Counted once the transaction has committed: a rolled-back request changed nothing.
+    """Count a source's ingest outcomes and what the match runs did (None: not run).
+
+    Called once the transaction has committed: a rolled-back request changed nothing.
+    """
     metrics.observe_ingest(source, entity.value, [o.status for o in outcomes])
-    metrics.observe_match(matched)
+    for summary in summaries:
+        if summary is not None:
+            metrics.observe_match(summary)
 
 
 def _ids(outcomes: Sequence[RecordOutcome]) -> list[int]:
@@ -448,8 +448,7 @@ def delete_record(
             raise NotFoundError(f"{source} has sent no {entity.value} '{source_id}'")
         summaries = _match_stored(session, entity, ctx, [stored])
         read = _record_read(session, source, entity, outcome)
-    metrics.observe_ingest(source, entity.value, [outcome.status])
-    _observe_matches(metrics, summaries)
+    _observe(metrics, source, entity, [outcome], summaries)
     return read
 
 
@@ -509,7 +508,7 @@ def ingest_records(
         )
         matched = match_pending(session, entity.value, ctx, record_ids=_ids(outcomes))
         goldens = golden_ids_of(session, [o.record_id for o in outcomes if o.record_id])
-    _observe(metrics, source, entity, outcomes, matched)
+    _observe(metrics, source, entity, outcomes, [matched])
     results = [
         BatchItemRead(
             position=o.position if o.position is not None else i,
